@@ -1,0 +1,116 @@
+// Command leakstop finds leaked Twilio credentials and cuts them off.
+//
+// Exit codes: 0 no findings, 1 findings, 2 error.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// Exit codes, documented in the README and tested by testdata/script.
+const (
+	exitClean    = 0
+	exitFindings = 1
+	exitError    = 2
+)
+
+// errFindings is returned by a command that ran correctly and found leaks.
+var errFindings = errors.New("findings")
+
+// usageError is a mistake in how the command was called.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+// stdio is what a command reads and writes; tests substitute it.
+type stdio struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
+func (s *stdio) warnf(format string, a ...any) {
+	fmt.Fprintf(s.err, "leakstop: warning: "+format+"\n", a...)
+}
+
+func (s *stdio) hintf(format string, a ...any) {
+	fmt.Fprintf(s.err, "leakstop: hint: "+format+"\n", a...)
+}
+
+type command struct {
+	summary string
+	run     func(ctx context.Context, io *stdio, args []string) error
+}
+
+// commands lists every subcommand; each lives in a file named after it.
+func commands() map[string]command {
+	return map[string]command{
+		"scan":    {"scan files, directories, stdin or git history for Twilio credentials", runScan},
+		"rules":   {"check rules files: leakstop rules test FILE", runRules},
+		"version": {"print the version", runVersion},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], &stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr})
+	stop()
+	os.Exit(code)
+}
+
+// run executes one command line and returns the process exit code.
+func run(ctx context.Context, args []string, s *stdio) int {
+	cmds := commands()
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		printUsage(s.out, cmds)
+		if len(args) == 0 {
+			return exitError
+		}
+		return exitClean
+	}
+	c, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(s.err, "leakstop: error: unknown command %q\n", args[0])
+		s.hintf("run 'leakstop --help' for the list of commands")
+		return exitError
+	}
+	err := c.run(ctx, s, args[1:])
+	var ue *usageError
+	switch {
+	case err == nil:
+		return exitClean
+	case errors.Is(err, errFindings):
+		return exitFindings
+	case errors.Is(err, errHelp):
+		return exitClean
+	case errors.As(err, &ue):
+		fmt.Fprintf(s.err, "leakstop: error: %s\n", ue.msg)
+		s.hintf("run 'leakstop %s --help' for usage", args[0])
+		return exitError
+	default:
+		fmt.Fprintf(s.err, "leakstop: error: %v\n", err)
+		return exitError
+	}
+}
+
+func printUsage(w io.Writer, cmds map[string]command) {
+	fmt.Fprintln(w, "Usage: leakstop <command> [flags] [args]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-9s %s\n", n, cmds[n].summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Exit codes: 0 no findings, 1 findings, 2 error.")
+}

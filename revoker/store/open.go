@@ -1,0 +1,150 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// DefaultPath is where the SQLite state lives unless told otherwise:
+// $XDG_STATE_HOME/leakstop/state.db, else ~/.local/state/leakstop/state.db.
+func DefaultPath() (string, error) {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "leakstop", "state.db"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("find home directory: %w", err)
+	}
+	return filepath.Join(home, ".local", "state", "leakstop", "state.db"), nil
+}
+
+// Open opens (creating and migrating as needed) the store named by dsn:
+//
+//	postgres://… or postgresql://…   PostgreSQL
+//	sqlite:PATH, sqlite://PATH       SQLite file
+//	PATH                             SQLite file
+//	""                               SQLite file at DefaultPath
+//
+// A new SQLite file and its directory are created readable by the owner only.
+func Open(ctx context.Context, dsn string) (Store, error) {
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		s, err := openPostgres(ctx, dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres store %s: %w", redactDSN(dsn), err)
+		}
+		return s, nil
+	default:
+		path, err := sqlitePath(dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite store: %w", err)
+		}
+		s, err := openSQLite(ctx, path)
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+		}
+		return s, nil
+	}
+}
+
+func sqlitePath(dsn string) (string, error) {
+	p := dsn
+	switch {
+	case strings.HasPrefix(p, "sqlite://"):
+		p = strings.TrimPrefix(p, "sqlite://")
+	case strings.HasPrefix(p, "sqlite:"):
+		p = strings.TrimPrefix(p, "sqlite:")
+	case strings.HasPrefix(p, "file:"):
+		p = strings.TrimPrefix(p, "file:")
+	case strings.Contains(p, "://"):
+		return "", fmt.Errorf("unsupported state DSN scheme in %q: want postgres://, sqlite: or a file path", redactDSN(dsn))
+	}
+	if p == "" {
+		return DefaultPath()
+	}
+	if strings.ContainsAny(p, "?#") {
+		return "", fmt.Errorf("state path %q must not contain '?' or '#'", p)
+	}
+	if strings.HasPrefix(p, "~/") {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("expand ~: %w", err)
+		}
+		p = filepath.Join(home, p[2:])
+	}
+	return filepath.Abs(p)
+}
+
+func openSQLite(ctx context.Context, path string) (*sqlStore, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	// Create the file ourselves so that it is private from the start; SQLite
+	// gives the -wal and -shm files the same permissions.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create state file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("create state file: %w", err)
+	}
+	// _txlock=immediate: every transaction starts with BEGIN IMMEDIATE, so a
+	// read-then-write (a lease, a state transition) cannot be interleaved
+	// with another writer; busy_timeout makes the others wait, not fail.
+	dsn := path + "?_txlock=immediate&_busy_timeout=10000&_journal_mode=WAL&_synchronous=NORMAL&_foreign_keys=1"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	s := &sqlStore{db: db, d: sqliteDialect{}, location: path}
+	if err := s.init(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func openPostgres(ctx context.Context, dsn string) (*sqlStore, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, errors.New("parse DSN: invalid PostgreSQL connection string") // the error may quote the password
+	}
+	db := sql.OpenDB(pgConnector{cfg: cfg})
+	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(2)
+	s := &sqlStore{db: db, d: postgresDialect{}, location: redactDSN(dsn)}
+	if err := s.init(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// redactDSN removes a password from a URL-shaped DSN.
+func redactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme == "" {
+		if strings.Contains(dsn, "://") {
+			return "(unparsable DSN)"
+		}
+		return dsn
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}

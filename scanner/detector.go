@@ -1,0 +1,353 @@
+// Package scanner finds Twilio credentials in content. Sources (a directory,
+// stdin, git history) yield fragments; the Detector finds rule hits in each
+// fragment's bytes — a pure function of the bytes, so git sources scan each
+// unique blob once — and Pair joins identifiers and secrets into findings
+// within a file and across the files of one snapshot.
+package scanner
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"unsafe"
+
+	ahocorasick "github.com/petar-dambovaliev/aho-corasick"
+
+	"github.com/leakstop/leakstop/rules"
+)
+
+// Hit is one match of one rule in one content.
+type Hit struct {
+	Rule  *rules.Rule
+	Value string
+	// Line and Column are 1-based; EndColumn is one past the value.
+	Line, Column, EndColumn int
+	// Offset is the byte offset of the value (of the encoded run, when
+	// Encoding is set).
+	Offset int
+	// Encoding is how the value was encoded in the content, if at all.
+	Encoding string
+	// Test is true when a test-credential marker stands near the hit.
+	Test bool
+}
+
+// Detector runs a compiled rule set over content. It is safe for
+// concurrent use.
+type Detector struct {
+	set      *rules.Set
+	ac       ahocorasick.AhoCorasick
+	keywords []string
+	// kwRules maps a keyword index to the indices of rules that use it;
+	// decode-only keywords map to nothing.
+	kwRules [][]int
+	rules   []*rules.Rule
+	// near maps an identifier rule index to the near rules that follow it.
+	near map[int][]int
+	// window is the pair window of each near rule.
+	window []int
+	// decodeKW marks keywords that only trigger decoding.
+	decodeKW []bool
+}
+
+// maxLineWindow bounds how far around a keyword a rule's regex looks, so a
+// minified file with one 10 MB line costs no more than many short lines.
+const maxLineWindow = 2048
+
+// decodeTriggers are keywords whose lines are decoded even when no rule
+// names them: base64 of "AC"/"SK" at the start of a value, JSON \u escapes,
+// URL-escaped colons.
+var decodeTriggers = []string{"qum", "u0s", `\u00`, "%3a", "basic "}
+
+// NewDetector prepares set for scanning.
+func NewDetector(set *rules.Set) (*Detector, error) {
+	d := &Detector{set: set, rules: set.Rules, near: map[int][]int{}, window: make([]int, len(set.Rules))}
+	kwIndex := map[string]int{}
+	addKW := func(k string, decodeOnly bool) int {
+		i, ok := kwIndex[k]
+		if !ok {
+			i = len(d.keywords)
+			kwIndex[k] = i
+			d.keywords = append(d.keywords, k)
+			d.kwRules = append(d.kwRules, nil)
+			d.decodeKW = append(d.decodeKW, decodeOnly)
+		}
+		if !decodeOnly {
+			d.decodeKW[i] = false
+		}
+		return i
+	}
+	idx := map[string]int{}
+	for i, r := range set.Rules {
+		idx[r.ID] = i
+	}
+	for i, r := range set.Rules {
+		for _, k := range r.Keywords {
+			ki := addKW(k, false)
+			d.kwRules[ki] = append(d.kwRules[ki], i)
+		}
+		if r.Near != "" {
+			ni, ok := idx[r.Near]
+			if !ok {
+				return nil, fmt.Errorf("rule %q: near rule %q not in set", r.ID, r.Near)
+			}
+			d.near[ni] = append(d.near[ni], i)
+			for _, p := range set.PairFor(r.ID) {
+				d.window[i] = max(d.window[i], p.Window)
+			}
+		}
+	}
+	for _, k := range decodeTriggers {
+		addKW(k, true)
+	}
+	b := ahocorasick.NewAhoCorasickBuilder(ahocorasick.Opts{AsciiCaseInsensitive: true, MatchKind: ahocorasick.StandardMatch, DFA: true})
+	d.ac = b.Build(d.keywords)
+	return d, nil
+}
+
+// Rules returns the rule set.
+func (d *Detector) Rules() *rules.Set { return d.set }
+
+// span is a half-open byte range.
+type span struct{ start, end int }
+
+// addSpan appends s to spans, merging with the last one when they touch.
+// Callers add spans in ascending start order per list.
+func addSpan(spans []span, s span) []span {
+	if n := len(spans); n > 0 && s.start <= spans[n-1].end {
+		spans[n-1].end = max(spans[n-1].end, s.end)
+		return spans
+	}
+	return append(spans, s)
+}
+
+// content is one piece of text being scanned, with a lazy line index.
+type content struct {
+	data       []byte
+	lineStarts []int
+}
+
+func (c *content) lines() []int {
+	if c.lineStarts == nil {
+		c.lineStarts = append(make([]int, 0, 64), 0)
+		for i := 0; ; {
+			j := bytes.IndexByte(c.data[i:], '\n')
+			if j < 0 {
+				break
+			}
+			i += j + 1
+			c.lineStarts = append(c.lineStarts, i)
+		}
+	}
+	return c.lineStarts
+}
+
+// lineOf returns the 0-based line index of offset.
+func (c *content) lineOf(off int) int {
+	ls := c.lines()
+	return sort.SearchInts(ls, off+1) - 1
+}
+
+// lineSpan returns the bytes of the line around off, bounded by
+// maxLineWindow on each side.
+func (c *content) lineSpan(off, endOff int) span {
+	lo := max(0, off-maxLineWindow)
+	start := lo
+	if i := bytes.LastIndexByte(c.data[lo:off], '\n'); i >= 0 {
+		start = lo + i + 1
+	}
+	hi := min(len(c.data), endOff+maxLineWindow)
+	end := hi
+	if i := bytes.IndexByte(c.data[endOff:hi], '\n'); i >= 0 {
+		end = endOff + i
+	}
+	return span{start, end}
+}
+
+// linesSpan returns the bytes of 0-based lines [from, to], clipped.
+func (c *content) linesSpan(from, to int) span {
+	ls := c.lines()
+	from = max(from, 0)
+	to = min(to, len(ls)-1)
+	end := len(c.data)
+	if to+1 < len(ls) {
+		end = ls[to+1] - 1
+	}
+	return span{ls[from], end}
+}
+
+// Hits returns every rule hit in data, in offset order. It depends only on
+// data, so callers may cache it by content hash.
+func (d *Detector) Hits(data []byte) []Hit {
+	return d.hits(data, 0)
+}
+
+// maxDecodeDepth bounds nested decoding (base64 inside base64 …).
+const maxDecodeDepth = 2
+
+func (d *Detector) hits(data []byte, depth int) []Hit {
+	if len(data) == 0 {
+		return nil
+	}
+	c := &content{data: data}
+	ruleSpans := make([][]span, len(d.rules))
+	var decodeSpans []span
+	any := false
+	it := d.ac.IterOverlappingByte(data)
+	for m := it.Next(); m != nil; m = it.Next() {
+		ki := m.Pattern()
+		s := c.lineSpan(m.Start(), m.End())
+		for _, ri := range d.kwRules[ki] {
+			ruleSpans[ri] = addSpan(ruleSpans[ri], s)
+		}
+		if depth < maxDecodeDepth {
+			decodeSpans = addSpan(decodeSpans, s)
+		}
+		any = true
+	}
+	if !any {
+		return nil
+	}
+	var out []Hit
+	// Keyword rules first, identifiers among them, so near rules know
+	// where identifiers are.
+	for ri, spans := range ruleSpans {
+		for _, s := range spans {
+			out = d.match(c, ri, s, out)
+		}
+	}
+	out = d.matchNear(c, out)
+	if len(decodeSpans) > 0 {
+		out = append(out, d.decoded(c, decodeSpans, depth)...)
+	}
+	out = dedupeHits(out)
+	if len(d.set.TestMarkers) > 0 {
+		d.markTests(c, out)
+	}
+	return out
+}
+
+// matchNear runs near rules within the window of their identifiers' hits.
+func (d *Detector) matchNear(c *content, hits []Hit) []Hit {
+	if len(d.near) == 0 {
+		return hits
+	}
+	byRule := map[*rules.Rule][]int{}
+	for _, h := range hits {
+		byRule[h.Rule] = append(byRule[h.Rule], h.Line-1)
+	}
+	for ii, nears := range d.near {
+		lines := byRule[d.rules[ii]]
+		if len(lines) == 0 {
+			continue
+		}
+		slices.Sort(lines)
+		for _, ni := range nears {
+			w := d.window[ni]
+			var spans []span
+			for _, l := range lines {
+				spans = addSpan(spans, c.linesSpan(l-w, l+w))
+			}
+			for _, s := range spans {
+				hits = d.match(c, ni, s, hits)
+			}
+		}
+	}
+	return hits
+}
+
+// match runs rule ri's regex over s and appends accepted hits.
+func (d *Detector) match(c *content, ri int, s span, out []Hit) []Hit {
+	r := d.rules[ri]
+	text := c.data[s.start:s.end]
+	for _, m := range r.Regex.FindAllSubmatchIndex(text, -1) {
+		gs, ge := m[2*r.Group], m[2*r.Group+1]
+		if gs < 0 || ge <= gs {
+			continue
+		}
+		if r.Boundary && !boundaryOK(text, gs, ge) {
+			continue
+		}
+		v := text[gs:ge]
+		if !d.accept(r, v) {
+			continue
+		}
+		off := s.start + gs
+		if hasAllowComment(c, off) {
+			continue
+		}
+		line := c.lineOf(off)
+		col := off - c.lines()[line] + 1
+		out = append(out, Hit{Rule: r, Value: string(v), Line: line + 1, Column: col, EndColumn: col + len(v), Offset: off})
+	}
+	return out
+}
+
+// accept applies entropy, placeholder and allowlist filters to a value.
+func (d *Detector) accept(r *rules.Rule, v []byte) bool {
+	sv := unsafe.String(unsafe.SliceData(v), len(v))
+	if r.Entropy > 0 && rules.ShannonEntropy(sv) < r.Entropy {
+		return false
+	}
+	if IsPlaceholder(sv) {
+		return false
+	}
+	if r.Allowlist.AllowsValue(sv) || d.set.Allowlist.AllowsValue(sv) {
+		return false
+	}
+	return true
+}
+
+// boundaryOK reports whether text[gs:ge] touches no letter or digit.
+func boundaryOK(text []byte, gs, ge int) bool {
+	if gs > 0 && isAlnum(text[gs-1]) {
+		return false
+	}
+	if ge < len(text) && isAlnum(text[ge]) {
+		return false
+	}
+	return true
+}
+
+func isAlnum(b byte) bool {
+	return b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
+}
+
+// AllowComment marks a line whose findings are intentionally ignored.
+const AllowComment = "leakstop:allow"
+
+func hasAllowComment(c *content, off int) bool {
+	s := c.lineSpan(off, off)
+	return bytes.Contains(c.data[s.start:s.end], []byte(AllowComment))
+}
+
+// markTests sets Test on hits with a test-credential marker on their line
+// or the lines around it.
+func (d *Detector) markTests(c *content, hits []Hit) {
+	const around = 3
+	for i := range hits {
+		s := c.linesSpan(hits[i].Line-1-around, hits[i].Line-1+around)
+		text := c.data[s.start:s.end]
+		for _, re := range d.set.TestMarkers {
+			if re.Match(text) {
+				hits[i].Test = true
+				break
+			}
+		}
+	}
+}
+
+// dedupeHits sorts hits by offset and drops exact repeats (the same rule
+// and value at the same place, found by overlapping spans or decoding).
+func dedupeHits(h []Hit) []Hit {
+	slices.SortStableFunc(h, func(a, b Hit) int {
+		if a.Offset != b.Offset {
+			return a.Offset - b.Offset
+		}
+		return strings.Compare(a.Rule.ID, b.Rule.ID)
+	})
+	return slices.CompactFunc(h, func(a, b Hit) bool {
+		return a.Offset == b.Offset && a.Rule == b.Rule && a.Value == b.Value
+	})
+}

@@ -1,0 +1,213 @@
+package scanner
+
+import (
+	"slices"
+
+	"github.com/leakstop/leakstop/rules"
+	"github.com/leakstop/leakstop/secret"
+)
+
+// FileHits is what the detector found in one file of a snapshot.
+type FileHits struct {
+	Path string
+	Hits []Hit
+	// Blob and Commit are provenance for the locations, when known.
+	Blob   string
+	Commit *Commit
+}
+
+// maxCrossFileIdentifiers bounds cross-file pairing: a secret with no
+// identifier in its own file pairs with each identifier of the snapshot
+// only when there are this few of them; past that the pairing says nothing.
+const maxCrossFileIdentifiers = 4
+
+type idHit struct {
+	file int
+	hit  *Hit
+}
+
+// Pair joins identifiers and secrets of one snapshot (a directory, or the
+// tree of one commit) into findings. Within a file a secret pairs with the
+// nearest identifier; a secret with no identifier in its file pairs with
+// the identifiers of the other files.
+func (d *Detector) Pair(files []FileHits) []Finding {
+	files = d.dropAllowedPaths(files)
+	var out []Finding
+	for _, p := range d.set.Pairs {
+		out = append(out, d.pairOne(p, files)...)
+	}
+	return out
+}
+
+func (d *Detector) dropAllowedPaths(files []FileHits) []FileHits {
+	kept := files[:0:0]
+	for _, f := range files {
+		if d.set.Allowlist.AllowsPath(f.Path) {
+			continue
+		}
+		hits := f.Hits[:0:0]
+		for _, h := range f.Hits {
+			if !h.Rule.Allowlist.AllowsPath(f.Path) {
+				hits = append(hits, h)
+			}
+		}
+		f.Hits = hits
+		kept = append(kept, f)
+	}
+	return kept
+}
+
+func (d *Detector) pairOne(p *rules.Pair, files []FileHits) []Finding {
+	rank := map[string]int{}
+	for i, s := range p.Secrets {
+		rank[s] = i
+	}
+	var ids []idHit
+	distinct := map[string]idHit{}
+	for fi := range files {
+		for hi := range files[fi].Hits {
+			h := &files[fi].Hits[hi]
+			if h.Rule.ID == p.Identifier {
+				ids = append(ids, idHit{fi, h})
+				if _, ok := distinct[h.Value]; !ok {
+					distinct[h.Value] = idHit{fi, h}
+				}
+			}
+		}
+	}
+	var out []Finding
+	for fi, f := range files {
+		secrets := bestSecrets(f.Hits, rank)
+		for _, s := range secrets {
+			near, sameFile := nearestID(ids, fi, s)
+			switch {
+			case near != nil && sameFile:
+				conf := Medium
+				if s.Rule.Near == "" && abs(near.hit.Line-s.Line) <= p.Window {
+					conf = High
+				}
+				out = append(out, d.finding(p, files, fi, s, near, conf))
+			case p.CrossFile && len(distinct) > 0 && len(distinct) <= maxCrossFileIdentifiers:
+				vals := make([]string, 0, len(distinct))
+				for v := range distinct {
+					vals = append(vals, v)
+				}
+				slices.Sort(vals)
+				for _, v := range vals {
+					id := distinct[v]
+					out = append(out, d.finding(p, files, fi, s, &id, Medium))
+				}
+			case s.Rule.ReportUnpaired:
+				out = append(out, d.finding(p, files, fi, s, nil, Low))
+			}
+		}
+	}
+	return out
+}
+
+// bestSecrets returns the secret hits of a pair in one file, one per place:
+// where several rules found the same value, the one with most context wins.
+func bestSecrets(hits []Hit, rank map[string]int) []*Hit {
+	var out []*Hit
+	for i := range hits {
+		h := &hits[i]
+		r, ok := rank[h.Rule.ID]
+		if !ok {
+			continue
+		}
+		if n := len(out); n > 0 && out[n-1].Value == h.Value && abs(out[n-1].Offset-h.Offset) < 64 {
+			if r < rank[out[n-1].Rule.ID] {
+				out[n-1] = h
+			}
+			continue
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
+// nearestID returns the identifier closest to s in its own file, or any
+// identifier elsewhere when its file has none.
+func nearestID(ids []idHit, file int, s *Hit) (*idHit, bool) {
+	var best *idHit
+	for i := range ids {
+		id := &ids[i]
+		if id.file != file {
+			continue
+		}
+		if best == nil || distance(id.hit, s) < distance(best.hit, s) {
+			best = id
+		}
+	}
+	return best, best != nil
+}
+
+func distance(a, b *Hit) int {
+	return abs(a.Line-b.Line)*1_000_000 + abs(a.Offset-b.Offset)
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+func (d *Detector) finding(p *rules.Pair, files []FileHits, fi int, s *Hit, id *idHit, conf Confidence) Finding {
+	f := files[fi]
+	loc := Location{
+		Path: f.Path, Line: s.Line, Column: s.Column, EndColumn: s.EndColumn,
+		Encoding: s.Encoding, Commit: f.Commit, Blob: f.Blob,
+	}
+	fd := Finding{
+		RuleID: p.ID, Description: p.Description, Credential: p.Credential,
+		Secret: secret.New(s.Value), Confidence: conf, Test: s.Test,
+	}
+	if id != nil {
+		fd.Identifier = id.hit.Value
+		fd.Test = fd.Test || id.hit.Test
+		loc.IdentifierLine = id.hit.Line
+		loc.IdentifierPath = files[id.file].Path
+	} else {
+		fd.RuleID = s.Rule.ID
+		fd.Description = s.Rule.Description
+	}
+	fd.Fingerprint = Fingerprint(fd.RuleID, fd.Identifier, s.Value)
+	fd.Locations = []Location{loc}
+	if p.Credential == "api-key" {
+		fd.Account = accountNear(files, fi, s)
+	}
+	return fd
+}
+
+// accountNear finds an Account SID for an API key: the nearest one in the
+// same file, else the only one in the snapshot.
+func accountNear(files []FileHits, fi int, s *Hit) string {
+	var best *Hit
+	for i := range files[fi].Hits {
+		h := &files[fi].Hits[i]
+		if h.Rule.Kind == rules.Identifier && len(h.Value) == 34 && h.Value[:2] == "AC" {
+			if best == nil || distance(h, s) < distance(best, s) {
+				best = h
+			}
+		}
+	}
+	if best != nil {
+		return best.Value
+	}
+	seen := map[string]bool{}
+	for _, f := range files {
+		for _, h := range f.Hits {
+			if h.Rule.Kind == rules.Identifier && len(h.Value) == 34 && h.Value[:2] == "AC" {
+				seen[h.Value] = true
+			}
+		}
+	}
+	if len(seen) == 1 {
+		for v := range seen {
+			return v
+		}
+	}
+	return ""
+}
+
