@@ -72,9 +72,9 @@ func (d *Detector) decoded(c *content, spans []span, depth int) []Hit {
 				if enc == "" {
 					enc = v.enc[end-1]
 				}
-				if enc == "" {
-					continue // found without decoding: the plain scan has it
-				}
+				// enc stays "" when the value itself was not encoded but
+				// its surroundings were (AC…%3Atoken); exact repeats of
+				// plain hits are removed by dedupeHits.
 				off := v.orig[h.Offset]
 				line := c.lineOf(off)
 				col := off - c.lines()[line] + 1

@@ -1,0 +1,1 @@
+TWILIO_ACCOUNT_SID = "{{sid s_cross}}"

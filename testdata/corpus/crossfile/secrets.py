@@ -1,0 +1,1 @@
+AUTH_TOKEN = "{{token t_cross}}"
