@@ -4,12 +4,12 @@ package rules
 // TOML decodes it, before anything is checked.
 
 type rawFile struct {
-	Version   int            `toml:"version"`
-	Extend    rawExtend      `toml:"extend"`
-	Allowlist rawAllowlist   `toml:"allowlist"`
-	TestCreds rawTestCreds   `toml:"test_credentials"`
-	Rules     []rawRule      `toml:"rules"`
-	Pairs     []rawPair      `toml:"pairs"`
+	Version   int          `toml:"version"`
+	Extend    rawExtend    `toml:"extend"`
+	Allowlist rawAllowlist `toml:"allowlist"`
+	TestCreds rawTestCreds `toml:"test_credentials"`
+	Rules     []rawRule    `toml:"rules"`
+	Pairs     []rawPair    `toml:"pairs"`
 }
 
 type rawExtend struct {

@@ -51,4 +51,3 @@ func FuzzDetector(f *testing.F) {
 		}
 	})
 }
-

@@ -90,11 +90,11 @@ type Location struct {
 
 // Commit is the provenance of a location in git history.
 type Commit struct {
-	Hash        string
-	Author      string
-	Email       string
-	Date        string // RFC 3339
-	Summary     string
+	Hash    string
+	Author  string
+	Email   string
+	Date    string // RFC 3339
+	Summary string
 	// AtTips lists the branch tips where the content is still present.
 	AtTips []string
 }

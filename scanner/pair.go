@@ -210,4 +210,3 @@ func accountNear(files []FileHits, fi int, s *Hit) string {
 	}
 	return ""
 }
-
