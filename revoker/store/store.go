@@ -252,6 +252,7 @@ type AuditEntry struct {
 	KeySID      string          `json:"key_sid,omitempty"`
 	Attempt     int             `json:"attempt,omitempty"`
 	Step        string          `json:"step,omitempty"`
+	Event       string          `json:"event,omitempty"`
 	Phase       string          `json:"phase,omitempty"`
 	Status      string          `json:"status,omitempty"`
 	Detail      json.RawMessage `json:"detail,omitempty"`
