@@ -242,6 +242,9 @@ func (c *compiler) rule(rr rawRule, i int) *Rule {
 		if r.Group < 0 {
 			c.errf(fieldLine("regex"), id, "regex has no (?P<secret>...) group")
 		}
+		if n, alnum := secretShape(rr.Regex); alnum && n > 0 {
+			r.MinRun = n
+		}
 		if re.MatchString("") {
 			c.errf(fieldLine("regex"), id, "regex matches the empty string")
 		}

@@ -29,6 +29,10 @@ type Rule struct {
 	Regex       *regexp.Regexp
 	// Group is the index of the "secret" submatch in Regex.
 	Group int
+	// MinRun, when > 0, is the shortest run of ASCII letters and digits
+	// that any value of this rule is: content without such a run cannot
+	// match. 0 when the value may hold other characters.
+	MinRun int
 	// Keywords are lower-case literals; a rule runs only near one of them,
 	// unless Near is set.
 	Keywords []string

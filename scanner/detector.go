@@ -35,57 +35,55 @@ type Hit struct {
 
 // Detector runs a compiled rule set over content. It is safe for
 // concurrent use.
+//
+// Most content holds no credential, so the detector first makes one pass
+// over the bytes to find runs of letters and digits long enough to be a
+// value (every default rule's value is such a run) and encoded stretches
+// (base64, %XX, backslash escapes). Only the lines around those are looked
+// at further: a rule's regex runs on such a line when one of its keywords
+// is on it. Rules whose values are not plain alphanumeric runs fall back to
+// an Aho-Corasick keyword search over the whole content.
 type Detector struct {
-	set      *rules.Set
-	ac       ahocorasick.AhoCorasick
-	keywords []string
-	// kwRules maps a keyword index to the indices of rules that use it;
-	// decode-only keywords map to nothing.
-	kwRules [][]int
-	rules   []*rules.Rule
+	set   *rules.Set
+	rules []*rules.Rule
+	// gated lists rules with MinRun > 0 and no Near; minRun is the least
+	// MinRun of all gated and near rules.
+	gated  []int
+	minRun int
+	// fallback lists the other keyword rules, found with ac.
+	fallback []int
+	ac       *ahocorasick.AhoCorasick
+	kwRules  [][]int
 	// near maps an identifier rule index to the near rules that follow it.
 	near map[int][]int
 	// window is the pair window of each near rule.
 	window []int
-	// decodeKW marks keywords that only trigger decoding.
-	decodeKW []bool
+	// decodeWords are the keywords that make a line worth decoding.
+	decodeWords []string
 }
 
-// maxLineWindow bounds how far around a keyword a rule's regex looks, so a
-// minified file with one 10 MB line costs no more than many short lines.
+// maxLineWindow bounds how far around a candidate a rule's regex looks, so
+// a minified file with one 10 MB line costs no more than many short lines.
 const maxLineWindow = 2048
 
-// decodeTriggers are keywords whose lines are decoded even when no rule
-// names them: base64 of "AC"/"SK" at the start of a value, JSON \u escapes,
-// URL-escaped colons.
+// decodeTriggers make a line with encoded stretches worth decoding even
+// when no rule keyword is on it: base64 of "AC"/"SK" at the start of a
+// value, JSON \u escapes, URL-escaped colons, HTTP Basic credentials.
 var decodeTriggers = []string{"qum", "u0s", `\u00`, "%3a", "basic "}
 
 // NewDetector prepares set for scanning.
 func NewDetector(set *rules.Set) (*Detector, error) {
 	d := &Detector{set: set, rules: set.Rules, near: map[int][]int{}, window: make([]int, len(set.Rules))}
-	kwIndex := map[string]int{}
-	addKW := func(k string, decodeOnly bool) int {
-		i, ok := kwIndex[k]
-		if !ok {
-			i = len(d.keywords)
-			kwIndex[k] = i
-			d.keywords = append(d.keywords, k)
-			d.kwRules = append(d.kwRules, nil)
-			d.decodeKW = append(d.decodeKW, decodeOnly)
-		}
-		if !decodeOnly {
-			d.decodeKW[i] = false
-		}
-		return i
-	}
 	idx := map[string]int{}
 	for i, r := range set.Rules {
 		idx[r.ID] = i
 	}
+	words := map[string]bool{}
+	var fallbackKW []string
+	kwIndex := map[string]int{}
 	for i, r := range set.Rules {
 		for _, k := range r.Keywords {
-			ki := addKW(k, false)
-			d.kwRules[ki] = append(d.kwRules[ki], i)
+			words[k] = true
 		}
 		if r.Near != "" {
 			ni, ok := idx[r.Near]
@@ -96,14 +94,47 @@ func NewDetector(set *rules.Set) (*Detector, error) {
 			for _, p := range set.PairFor(r.ID) {
 				d.window[i] = max(d.window[i], p.Window)
 			}
+			d.minRun = minRun(d.minRun, r.MinRun)
+			continue
+		}
+		if r.MinRun > 0 {
+			d.gated = append(d.gated, i)
+			d.minRun = minRun(d.minRun, r.MinRun)
+			continue
+		}
+		d.fallback = append(d.fallback, i)
+		for _, k := range r.Keywords {
+			ki, ok := kwIndex[k]
+			if !ok {
+				ki = len(fallbackKW)
+				kwIndex[k] = ki
+				fallbackKW = append(fallbackKW, k)
+				d.kwRules = append(d.kwRules, nil)
+			}
+			d.kwRules[ki] = append(d.kwRules[ki], i)
 		}
 	}
-	for _, k := range decodeTriggers {
-		addKW(k, true)
+	if len(fallbackKW) > 0 {
+		b := ahocorasick.NewAhoCorasickBuilder(ahocorasick.Opts{AsciiCaseInsensitive: true, MatchKind: ahocorasick.StandardMatch, DFA: true})
+		ac := b.Build(fallbackKW)
+		d.ac = &ac
 	}
-	b := ahocorasick.NewAhoCorasickBuilder(ahocorasick.Opts{AsciiCaseInsensitive: true, MatchKind: ahocorasick.StandardMatch, DFA: true})
-	d.ac = b.Build(d.keywords)
+	for w := range words {
+		d.decodeWords = append(d.decodeWords, w)
+	}
+	d.decodeWords = append(d.decodeWords, decodeTriggers...)
+	slices.Sort(d.decodeWords)
 	return d, nil
+}
+
+func minRun(cur, n int) int {
+	if n <= 0 {
+		return cur
+	}
+	if cur == 0 || n < cur {
+		return n
+	}
+	return cur
 }
 
 // Rules returns the rule set.
@@ -190,36 +221,54 @@ func (d *Detector) hits(data []byte, depth int) []Hit {
 	if len(data) == 0 {
 		return nil
 	}
-	c := &content{data: data}
-	ruleSpans := make([][]span, len(d.rules))
-	var decodeSpans []span
-	any := false
-	it := d.ac.IterOverlappingByte(data)
-	for m := it.Next(); m != nil; m = it.Next() {
-		ki := m.Pattern()
-		s := c.lineSpan(m.Start(), m.End())
-		for _, ri := range d.kwRules[ki] {
-			ruleSpans[ri] = addSpan(ruleSpans[ri], s)
-		}
-		if depth < maxDecodeDepth {
-			decodeSpans = addSpan(decodeSpans, s)
-		}
-		any = true
-	}
-	if !any {
+	sh := classify(data, d.minRun)
+	if len(sh.runs) == 0 && len(sh.encoded) == 0 && d.ac == nil {
 		return nil
 	}
+	c := &content{data: data}
 	var out []Hit
-	// Keyword rules first, identifiers among them, so near rules know
-	// where identifiers are.
-	for ri, spans := range ruleSpans {
-		for _, s := range spans {
-			out = d.match(c, ri, s, out)
+	var lower []byte
+	if len(sh.runs) > 0 && len(d.gated) > 0 {
+		var cands []span
+		for _, r := range sh.runs {
+			cands = addSpan(cands, c.lineSpan(r.start, r.end))
+		}
+		for _, s := range cands {
+			lower = lowerASCII(lower[:0], data[s.start:s.end])
+			longest := sh.longestIn(s)
+			for _, ri := range d.gated {
+				r := d.rules[ri]
+				if r.MinRun <= longest && containsAny(lower, r.Keywords) {
+					out = d.match(c, ri, s, out)
+				}
+			}
 		}
 	}
-	out = d.matchNear(c, out)
-	if len(decodeSpans) > 0 {
-		out = append(out, d.decoded(c, decodeSpans, depth)...)
+	if d.ac != nil {
+		out = d.matchFallback(c, out)
+	}
+	if len(out) > 0 {
+		out = d.matchNear(c, &sh, out)
+	}
+	if depth < maxDecodeDepth && len(sh.encoded) > 0 {
+		var spans []span
+		for _, e := range sh.encoded {
+			s := c.lineSpan(e.start, e.end)
+			if n := len(spans); n > 0 && s.start < spans[n-1].end {
+				spans[n-1].end = max(spans[n-1].end, s.end)
+				continue
+			}
+			lower = lowerASCII(lower[:0], data[s.start:s.end])
+			if containsAny(lower, d.decodeWords) {
+				spans = addSpan(spans, s)
+			}
+		}
+		if len(spans) > 0 {
+			out = append(out, d.decoded(c, spans, depth)...)
+		}
+	}
+	if len(out) == 0 {
+		return nil
 	}
 	out = dedupeHits(out)
 	if len(d.set.TestMarkers) > 0 {
@@ -228,8 +277,27 @@ func (d *Detector) hits(data []byte, depth int) []Hit {
 	return out
 }
 
+// matchFallback runs the rules that cannot be gated by value shape, on the
+// lines where their keywords stand.
+func (d *Detector) matchFallback(c *content, out []Hit) []Hit {
+	ruleSpans := map[int][]span{}
+	it := d.ac.IterOverlappingByte(c.data)
+	for m := it.Next(); m != nil; m = it.Next() {
+		s := c.lineSpan(m.Start(), m.End())
+		for _, ri := range d.kwRules[m.Pattern()] {
+			ruleSpans[ri] = addSpan(ruleSpans[ri], s)
+		}
+	}
+	for _, ri := range d.fallback {
+		for _, s := range ruleSpans[ri] {
+			out = d.match(c, ri, s, out)
+		}
+	}
+	return out
+}
+
 // matchNear runs near rules within the window of their identifiers' hits.
-func (d *Detector) matchNear(c *content, hits []Hit) []Hit {
+func (d *Detector) matchNear(c *content, sh *shapes, hits []Hit) []Hit {
 	if len(d.near) == 0 {
 		return hits
 	}
@@ -250,7 +318,9 @@ func (d *Detector) matchNear(c *content, hits []Hit) []Hit {
 				spans = addSpan(spans, c.linesSpan(l-w, l+w))
 			}
 			for _, s := range spans {
-				hits = d.match(c, ni, s, hits)
+				if mr := d.rules[ni].MinRun; mr == 0 || sh.longestIn(s) >= mr {
+					hits = d.match(c, ni, s, hits)
+				}
 			}
 		}
 	}
