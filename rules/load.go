@@ -130,9 +130,6 @@ func Merge(base *Set, ext *File) (*Set, error) {
 		}
 	}
 	out.Rules = append(out.Rules, ext.Set.Rules...)
-	for _, r := range out.Rules {
-		out.byID[r.ID] = r
-	}
 	overP := map[string]bool{}
 	for _, p := range ext.Set.Pairs {
 		overP[p.ID] = true
@@ -143,6 +140,18 @@ func Merge(base *Set, ext *File) (*Set, error) {
 		}
 	}
 	out.Pairs = append(out.Pairs, ext.Set.Pairs...)
+	// A near rule exists only for its pair: disabling the pair drops it.
+	kept := out.Rules[:0]
+	for _, r := range out.Rules {
+		if r.Near != "" && !drop[r.ID] && len(out.PairFor(r.ID)) == 0 && !over[r.ID] {
+			continue
+		}
+		kept = append(kept, r)
+	}
+	out.Rules = kept
+	for _, r := range out.Rules {
+		out.byID[r.ID] = r
+	}
 	out.Allowlist = Allowlist{
 		Regexes:   append(append([]*regexp.Regexp{}, base.Allowlist.Regexes...), ext.Set.Allowlist.Regexes...),
 		Stopwords: append(append([]string{}, base.Allowlist.Stopwords...), ext.Set.Allowlist.Stopwords...),
@@ -165,6 +174,12 @@ type compiler struct {
 
 func (c *compiler) errf(line int, rule, format string, a ...any) {
 	c.errs = append(c.errs, &Error{File: c.name, Line: line, Rule: rule, Msg: fmt.Sprintf(format, a...)})
+}
+
+// errAt reports a problem found in a rule or pair defined at pos (which may
+// be in another file than the one being compiled, after a merge).
+func (c *compiler) errAt(pos Pos, rule, format string, a ...any) {
+	c.errs = append(c.errs, &Error{File: pos.File, Line: pos.Line, Rule: rule, Msg: fmt.Sprintf(format, a...)})
 }
 
 func (c *compiler) regex(expr, rule string, line int, what string) *regexp.Regexp {
@@ -323,31 +338,31 @@ func (c *compiler) link(s *Set) {
 		n := s.byID[r.Near]
 		switch {
 		case n == nil:
-			c.errf(r.Source.Line, r.ID, "near = %q: no such rule", r.Near)
+			c.errAt(r.Source, r.ID, "near = %q: no such rule", r.Near)
 		case n.Kind != Identifier:
-			c.errf(r.Source.Line, r.ID, "near = %q: not an identifier rule", r.Near)
+			c.errAt(r.Source, r.ID, "near = %q: not an identifier rule", r.Near)
 		case len(s.PairFor(r.ID)) == 0:
-			c.errf(r.Source.Line, r.ID, "a near rule must be a secret of some pair")
+			c.errAt(r.Source, r.ID, "a near rule must be a secret of some pair")
 		}
 	}
 	seen := map[string]bool{}
 	for _, p := range s.Pairs {
 		if seen[p.ID] || s.byID[p.ID] != nil {
-			c.errf(p.Source.Line, p.ID, "duplicate id")
+			c.errAt(p.Source, p.ID, "duplicate id")
 		}
 		seen[p.ID] = true
 		if r := s.byID[p.Identifier]; r == nil {
-			c.errf(p.Source.Line, p.ID, "identifier %q: no such rule", p.Identifier)
+			c.errAt(p.Source, p.ID, "identifier %q: no such rule", p.Identifier)
 		} else if r.Kind != Identifier {
-			c.errf(p.Source.Line, p.ID, "identifier %q: rule is not of kind identifier", p.Identifier)
+			c.errAt(p.Source, p.ID, "identifier %q: rule is not of kind identifier", p.Identifier)
 		}
 		for _, sid := range p.Secrets {
 			if r := s.byID[sid]; r == nil {
-				c.errf(p.Source.Line, p.ID, "secret %q: no such rule", sid)
+				c.errAt(p.Source, p.ID, "secret %q: no such rule", sid)
 			} else if r.Kind != Secret {
-				c.errf(p.Source.Line, p.ID, "secret %q: rule is not of kind secret", sid)
+				c.errAt(p.Source, p.ID, "secret %q: rule is not of kind secret", sid)
 			} else if r.Near != "" && r.Near != p.Identifier {
-				c.errf(p.Source.Line, p.ID, "secret %q is near %q, not this pair's identifier", sid, r.Near)
+				c.errAt(p.Source, p.ID, "secret %q is near %q, not this pair's identifier", sid, r.Near)
 			}
 		}
 	}

@@ -36,6 +36,28 @@ func (d *Detector) Pair(files []FileHits) []Finding {
 	for _, p := range d.set.Pairs {
 		out = append(out, d.pairOne(p, files)...)
 	}
+	return append(out, d.standalone(files)...)
+}
+
+// standalone reports the hits of secret rules that belong to no pair (a
+// user's own rules): each hit is a finding by itself.
+func (d *Detector) standalone(files []FileHits) []Finding {
+	var out []Finding
+	for _, f := range files {
+		for i := range f.Hits {
+			h := &f.Hits[i]
+			if h.Rule.Kind != rules.Secret || len(d.set.PairFor(h.Rule.ID)) > 0 {
+				continue
+			}
+			out = append(out, Finding{
+				RuleID: h.Rule.ID, Description: h.Rule.Description, Credential: "secret",
+				Secret: secret.New(h.Value), Confidence: Medium, Test: h.Test,
+				Fingerprint: Fingerprint(h.Rule.ID, "", h.Value),
+				Locations: []Location{{Path: f.Path, Line: h.Line, Column: h.Column, EndColumn: h.EndColumn,
+					Encoding: h.Encoding, Commit: f.Commit, Blob: f.Blob}},
+			})
+		}
+	}
 	return out
 }
 
