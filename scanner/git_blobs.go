@@ -1,0 +1,81 @@
+package scanner
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/sourcegraph/conc/pool"
+)
+
+// scanBlobsByHash reads and scans the given blobs in parallel.
+func (g *gitScan) scanBlobsByHash(ctx context.Context, hs []plumbing.Hash) error {
+	p := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError().WithMaxGoroutines(g.opts.workers())
+	for _, h := range hs {
+		p.Go(func(ctx context.Context) error {
+			obj, err := g.st.EncodedObject(plumbing.BlobObject, h)
+			if err != nil {
+				return fmt.Errorf("read blob %s: %w", h, err)
+			}
+			if obj.Size() > g.opts.maxSize() {
+				g.scanBlob(h, nil, obj.Size())
+				return nil
+			}
+			r, err := obj.Reader()
+			if err != nil {
+				return fmt.Errorf("read blob %s: %w", h, err)
+			}
+			data, err := io.ReadAll(r)
+			r.Close()
+			if err != nil {
+				return fmt.Errorf("read blob %s: %w", h, err)
+			}
+			g.scanBlob(h, data, int64(len(data)))
+			return nil
+		})
+	}
+	return p.Wait()
+}
+
+// scanAllBlobs reads every blob of the repository once, loose and packed,
+// and scans them in parallel.
+func (g *gitScan) scanAllBlobs(ctx context.Context) error {
+	iter, err := g.st.IterEncodedObjects(plumbing.BlobObject)
+	if err != nil {
+		return fmt.Errorf("read objects: %w", err)
+	}
+	defer iter.Close()
+	p := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError().WithMaxGoroutines(g.opts.workers())
+	err = iter.ForEach(func(obj plumbing.EncodedObject) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		h := obj.Hash()
+		if obj.Size() > g.opts.maxSize() {
+			g.scanBlob(h, nil, obj.Size())
+			return nil
+		}
+		r, err := obj.Reader()
+		if err != nil {
+			return fmt.Errorf("read blob %s: %w", h, err)
+		}
+		data, err := io.ReadAll(r)
+		r.Close()
+		if err != nil {
+			return fmt.Errorf("read blob %s: %w", h, err)
+		}
+		p.Go(func(ctx context.Context) error {
+			g.scanBlob(h, data, int64(len(data)))
+			return nil
+		})
+		return nil
+	})
+	if werr := p.Wait(); err == nil {
+		err = werr
+	}
+	if err != nil {
+		return fmt.Errorf("read objects: %w", err)
+	}
+	return nil
+}
