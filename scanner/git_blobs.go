@@ -38,9 +38,31 @@ func (g *gitScan) scanBlobsByHash(ctx context.Context, hs []plumbing.Hash) error
 	return p.Wait()
 }
 
-// scanAllBlobs reads every blob of the repository once, loose and packed,
+// scanAllBlobs reads every blob of the repository once, packed and loose,
 // and scans them in parallel.
 func (g *gitScan) scanAllBlobs(ctx context.Context) error {
+	dirs, err := gitObjectDirs(g.path)
+	if err != nil {
+		return fmt.Errorf("read objects: %w", err)
+	}
+	if err := g.openPacks(dirs); err != nil {
+		return fmt.Errorf("read objects: %w", err)
+	}
+	err = g.decodePacks(ctx, func(t uint8) bool { return t == objBlob }, func(_ uint8, h plumbing.Hash, data []byte) error {
+		g.scanPackedBlob(h, data)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read objects: %w", err)
+	}
+	if err := g.scanLoose(ctx, dirs); err != nil {
+		return fmt.Errorf("read objects: %w", err)
+	}
+	return nil
+}
+
+// scanAllBlobsStorer is the slow path through go-git's object iteration.
+func (g *gitScan) scanAllBlobsStorer(ctx context.Context) error {
 	iter, err := g.st.IterEncodedObjects(plumbing.BlobObject)
 	if err != nil {
 		return fmt.Errorf("read objects: %w", err)

@@ -112,42 +112,35 @@ func (w *treeWalker) relevantAt(tree plumbing.Hash, prefix string) ([]relEntry, 
 	if r, ok := w.memo[tree]; ok {
 		return r, nil
 	}
-	raw, err := readRaw(w.g.st, plumbing.TreeObject, tree, &w.buf)
-	if err != nil {
-		return nil, fmt.Errorf("read tree %s: %w", tree, err)
+	ct, ok := w.g.ctrees[tree]
+	if !ok {
+		raw, err := readRaw(w.g.st, plumbing.TreeObject, tree, &w.buf)
+		if err != nil {
+			return nil, fmt.Errorf("read tree %s: %w", tree, err)
+		}
+		if ct, err = w.g.compactTree(raw); err != nil {
+			return nil, fmt.Errorf("read tree %s: %w", tree, err)
+		}
 	}
-	// Sub-walks reuse w.buf; keep this tree's bytes.
-	data := bytes.Clone(raw)
 	var out []relEntry
-	err = parseTree(data, func(e treeEntry) error {
-		switch e.mode & modeTypeMask {
-		case modeDir:
-			name := string(e.name)
-			sub, err := w.relevantAt(e.hash, prefix+name+"/")
+	for _, e := range ct.entries {
+		switch e.kind {
+		case centryDir:
+			sub, err := w.relevantAt(e.hash, prefix+e.name+"/")
 			if err != nil {
-				return err
+				return nil, err
 			}
 			for _, s := range sub {
-				out = append(out, relEntry{path: name + "/" + s.path, blob: s.blob})
+				out = append(out, relEntry{path: e.name + "/" + s.path, blob: s.blob})
 			}
-		case modeGitlink:
-			w.gitlinks[prefix+string(e.name)] = true
-		case modeSymlink:
-		default:
-			if w.g.allBlobs != nil {
-				if _, ok := w.g.allBlobs[e.hash]; !ok {
-					return fmt.Errorf("blob %s (%s%s): %w", e.hash, prefix, e.name, plumbing.ErrObjectNotFound)
-				}
-			}
-			if _, ok := w.g.hits[e.hash]; ok {
-				w.reached[e.hash] = true
-				out = append(out, relEntry{path: string(e.name), blob: e.hash})
-			}
+		case centryGitlink:
+			w.gitlinks[prefix+e.name] = true
+		case centryMissing:
+			return nil, fmt.Errorf("blob %s (%s%s): %w", e.hash, prefix, e.name, plumbing.ErrObjectNotFound)
+		case centryHit:
+			w.reached[e.hash] = true
+			out = append(out, relEntry{path: e.name, blob: e.hash})
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read tree %s: %w", tree, err)
 	}
 	w.memo[tree] = out
 	return out, nil

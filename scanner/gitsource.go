@@ -79,6 +79,12 @@ func ScanGit(ctx context.Context, d *Detector, repoPath string, opts GitOptions)
 		commits: map[plumbing.Hash]*gitCommit{},
 	}
 	g.walk = newTreeWalker(g)
+	defer g.closePacks()
+	if os.Getenv("LEAKSTOP_GIT_TRACE") != "" {
+		g.traceStart = time.Now()
+		g.traceLast = g.traceStart
+		defer g.trace("done")
+	}
 	switch {
 	case opts.Staged:
 		err = g.scanStaged(ctx)
@@ -108,11 +114,30 @@ type gitScan struct {
 	// allBlobs is every blob read by a full scan, to tell a tree naming
 	// a missing blob; nil in partial scans.
 	allBlobs map[plumbing.Hash]struct{}
-	commits map[plumbing.Hash]*gitCommit
-	order   []*gitCommit
-	walk    *treeWalker
-	lfs     int64
-	shallow map[plumbing.Hash]bool
+	commits  map[plumbing.Hash]*gitCommit
+	order    []*gitCommit
+	walk     *treeWalker
+	lfs      int64
+	shallow  map[plumbing.Hash]bool
+	// packs are the mapped packs of a full scan.
+	packs []*pack
+	// ctrees and pcommits hold the trees and commits of the packs, decoded
+	// once after the blobs: trees reduced to what attribution needs.
+	ctrees   map[plumbing.Hash]*ctree
+	pcommits map[plumbing.Hash]*gitCommit
+	// traceStart and traceLast time phases for LEAKSTOP_GIT_TRACE.
+	traceStart, traceLast time.Time
+}
+
+// trace prints a phase's duration when LEAKSTOP_GIT_TRACE is set.
+func (g *gitScan) trace(phase string) {
+	if g.traceStart.IsZero() {
+		return
+	}
+	now := time.Now()
+	fmt.Fprintf(os.Stderr, "leakstop: trace: %-12s %8.1f ms (total %8.1f ms)\n", phase,
+		float64(now.Sub(g.traceLast).Microseconds())/1000, float64(now.Sub(g.traceStart).Microseconds())/1000)
+	g.traceLast = now
 }
 
 // gitCommit is what the attribution needs of a commit.
@@ -316,6 +341,11 @@ func (g *gitScan) loadCommit(h plumbing.Hash) (*gitCommit, error) {
 
 // readCommit decodes one commit.
 func (g *gitScan) readCommit(h plumbing.Hash) (*gitCommit, error) {
+	if c, ok := g.pcommits[h]; ok {
+		cp := *c
+		cp.cut = g.shallow[h]
+		return &cp, nil
+	}
 	obj, err := g.st.EncodedObject(plumbing.CommitObject, h)
 	if err != nil {
 		return nil, fmt.Errorf("read commit %s: %w", h, err)
@@ -371,9 +401,15 @@ func (g *gitScan) scanHistory(ctx context.Context) error {
 		return err
 	}
 	g.allBlobs = map[plumbing.Hash]struct{}{}
+	g.trace("refs")
 	if err := g.scanAllBlobs(ctx); err != nil {
 		return err
 	}
+	g.trace("blobs")
+	if err := g.indexPacks(ctx); err != nil {
+		return err
+	}
+	g.trace("trees")
 	var starts []plumbing.Hash
 	for _, t := range tips {
 		starts = append(starts, t.commit)
@@ -382,6 +418,7 @@ func (g *gitScan) scanHistory(ctx context.Context) error {
 		return err
 	}
 	g.res.Stats.Commits = int64(len(g.order))
+	g.trace("commits")
 	if len(g.shallow) > 0 {
 		g.res.Notes = append(g.res.Notes, fmt.Sprintf("the repository is a shallow clone: history is cut at %d commit(s); older commits were not scanned (git fetch --unshallow to scan them)", len(g.shallow)))
 	}
@@ -414,6 +451,7 @@ func (g *gitScan) attribute(ctx context.Context, cands []*gitCommit, tips []gitT
 			}
 		}
 	}
+	g.trace("attribute")
 	atTips := map[string][]string{}
 	if len(a.intro) > 0 || len(a.all) > 0 {
 		seen := map[string]bool{}
