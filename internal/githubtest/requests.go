@@ -3,6 +3,7 @@ package githubtest
 import (
 	"net/http"
 	"path"
+	"slices"
 )
 
 // Request is one request the server received, as recorded before handling.
@@ -26,7 +27,7 @@ func (s *Server) record(r *http.Request, body []byte) (int, []func(Request)) {
 		Header:   r.Header.Clone(),
 		Body:     body,
 	})
-	return len(s.requests) - 1, append([]func(Request)(nil), s.onRequest...)
+	return len(s.requests) - 1, slices.Clone(s.onRequest)
 }
 
 func (s *Server) setStatus(i, status int) {

@@ -114,8 +114,11 @@ func (s *Server) handler() http.Handler {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		idx, hooks := s.record(r, body)
-		for _, fn := range hooks {
-			fn(s.Requests()[idx])
+		if len(hooks) > 0 {
+			rec := s.Requests()[idx]
+			for _, fn := range hooks {
+				fn(rec)
+			}
 		}
 		defer func() { s.setStatus(idx, rw.status) }()
 
