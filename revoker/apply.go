@@ -1,0 +1,428 @@
+package revoker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sourcegraph/conc"
+	"github.com/sourcegraph/conc/pool"
+
+	"github.com/leakstop/leakstop/revoker/store"
+)
+
+// Result is what Apply or Resume did.
+type Result struct {
+	Mode  Mode   `json:"mode"`
+	Items []Item `json:"items"`
+}
+
+// ErrPlanMode is returned by Apply and Resume when the configuration's mode
+// is not "apply".
+var ErrPlanMode = errors.New(`refusing to act: mode is "plan" (set mode = "apply" in the configuration)`)
+
+// Apply verifies every distinct credential and acts on the policy: live
+// credentials of configured accounts are rotated (or an unfinished rotation
+// of them resumed); live credentials of other accounts are reported and
+// people notified; dead, test and unverifiable credentials are left alone
+// and reported. Apply is idempotent: run again after a kill, it resumes.
+//
+// The returned error is for the run itself (store unreachable, context
+// cancelled); what happened to each credential, failures included, is in
+// the Result.
+func (rv *Revoker) Apply(ctx context.Context, leaks []Leak) (Result, error) {
+	if rv.cfg.Mode != ModeApply {
+		return Result{}, ErrPlanMode
+	}
+	as, err := rv.assess(ctx, leaks)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Mode: rv.cfg.Mode, Items: make([]Item, len(as))}
+	groups := map[string][]job{}
+	var order []string
+	for i, a := range as {
+		it, err := rv.decide(ctx, a)
+		if err != nil {
+			return Result{}, err
+		}
+		res.Items[i] = it
+		switch it.Decision {
+		case DecisionRotate, DecisionResume, DecisionRetry:
+			sid := strings.ToLower(a.accountSID)
+			if _, ok := groups[sid]; !ok {
+				order = append(order, sid)
+			}
+			groups[sid] = append(groups[sid], job{a: a, item: &res.Items[i]})
+			continue
+		case DecisionNotOwned:
+			res.Items[i].Outcome = OutcomeReported
+			if err := rv.reportUnowned(ctx, a, &res.Items[i]); err != nil {
+				return res, err
+			}
+		case DecisionAlreadyRotated:
+			res.Items[i].Outcome = OutcomeAlreadyRotated
+		default:
+			res.Items[i].Outcome = OutcomeSkipped
+		}
+		if err := rv.event(ctx, a.fp, it.RotationID, "decision", map[string]any{"decision": it.Decision, "reason": it.Reason, "verification": it.Verification}); err != nil {
+			return res, err
+		}
+	}
+	extra, err := rv.runGroups(ctx, order, groups)
+	res.Items = append(res.Items, extra...)
+	return res, err
+}
+
+// Resume finishes the rotations that runs left unfinished (killed, or
+// stopped by an error). leaks, optional, supply the leaked secrets: without
+// them a rotation can still finish if the account's credential_env is set
+// and the remaining steps do not need the leaked secret; otherwise its
+// outcome is needs-input.
+func (rv *Revoker) Resume(ctx context.Context, leaks ...Leak) (Result, error) {
+	if rv.cfg.Mode != ModeApply {
+		return Result{}, ErrPlanMode
+	}
+	byFP := map[string]Leak{}
+	for _, l := range leaks {
+		byFP[rv.d.Store.Hash(l.identity())] = l
+	}
+	rots, err := rv.d.Store.Rotations(ctx, store.RotationFilter{InFlight: true})
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Mode: rv.cfg.Mode, Items: make([]Item, len(rots))}
+	groups := map[string][]job{}
+	var order []string
+	for i, rot := range rots {
+		it := Item{Kind: rot.Kind, AccountSID: rot.AccountSID, KeySID: rot.KeySID, RotationID: rot.ID, State: string(rot.State), Decision: DecisionResume}
+		a := &assessment{fp: rot.Fingerprint, accountSID: rot.AccountSID, status: StatusLive, account: rv.cfg.Account(rot.AccountSID)}
+		a.leak = Leak{Kind: rot.Kind, AccountSID: rot.AccountSID, KeySID: rot.KeySID}
+		if l, ok := byFP[rot.Fingerprint]; ok {
+			a.leak, a.leak.AccountSID = l, rot.AccountSID
+			it = a.item()
+			it.RotationID, it.State, it.Decision = rot.ID, string(rot.State), DecisionResume
+		}
+		if a.account == nil {
+			it.Decision, it.Outcome = DecisionNotOwned, OutcomeSkipped
+			it.Reason = "the account is no longer in the configuration: the rotation is left as it is"
+			res.Items[i] = it
+			continue
+		}
+		it.Owned, it.AccountName = true, a.account.Name
+		res.Items[i] = it
+		sid := strings.ToLower(rot.AccountSID)
+		if _, ok := groups[sid]; !ok {
+			order = append(order, sid)
+		}
+		groups[sid] = append(groups[sid], job{a: a, item: &res.Items[i], rot: &rots[i]})
+	}
+	extra, err := rv.runGroups(ctx, order, groups)
+	res.Items = append(res.Items, extra...)
+	return res, err
+}
+
+// job is one credential to rotate.
+type job struct {
+	a    *assessment
+	item *Item
+	rot  *store.Rotation // set when resuming a known rotation
+}
+
+// runGroups rotates account by account, accounts in parallel. It returns
+// items for unfinished rotations it met that were not asked about.
+func (rv *Revoker) runGroups(ctx context.Context, order []string, groups map[string][]job) ([]Item, error) {
+	var mu sync.Mutex
+	var extra []Item
+	p := pool.New().WithErrors().WithContext(ctx).WithMaxGoroutines(rv.cfg.Concurrency)
+	for _, sid := range order {
+		jobs := groups[sid]
+		p.Go(func(ctx context.Context) error {
+			more, err := rv.rotateAccount(ctx, jobs)
+			mu.Lock()
+			extra = append(extra, more...)
+			mu.Unlock()
+			return err
+		})
+	}
+	err := p.Wait()
+	return extra, err
+}
+
+// rotateAccount takes the account's lease and rotates its credentials one
+// after the other: at most one rotation per account is in flight. Other
+// unfinished rotations of the account go first; while one stays
+// unfinished, no new rotation of the account starts.
+func (rv *Revoker) rotateAccount(ctx context.Context, jobs []job) (extra []Item, err error) {
+	sid := jobs[0].a.accountSID
+	err = rv.withLease(ctx, "account:"+strings.ToLower(sid), func(ctx context.Context) error {
+		// Unfinished rotations of this account not in this batch come first.
+		inflight, err := rv.d.Store.Rotations(ctx, store.RotationFilter{AccountSID: sid, InFlight: true})
+		if err != nil {
+			return err
+		}
+		var blocking []string
+		for _, rot := range inflight {
+			if slices.ContainsFunc(jobs, func(j job) bool { return j.a.fp == rot.Fingerprint }) {
+				continue
+			}
+			a := &assessment{fp: rot.Fingerprint, accountSID: rot.AccountSID, status: StatusLive, account: rv.cfg.Account(rot.AccountSID),
+				leak: Leak{Kind: rot.Kind, AccountSID: rot.AccountSID, KeySID: rot.KeySID}}
+			it := Item{Kind: rot.Kind, AccountSID: rot.AccountSID, KeySID: rot.KeySID, Decision: DecisionResume,
+				Owned: a.account != nil, Reason: "unfinished rotation of the same account"}
+			if err := rv.rotateOne(ctx, job{a: a, item: &it, rot: &rot}); err != nil {
+				return err
+			}
+			extra = append(extra, it)
+			if !store.State(it.State).Terminal() {
+				blocking = append(blocking, rot.ID)
+			}
+		}
+		for _, j := range jobs {
+			if len(blocking) > 0 && j.item.Decision == DecisionRotate {
+				j.item.Outcome = OutcomeSkipped
+				j.item.Reason = "account has an unfinished rotation (" + strings.Join(blocking, ", ") + "): resume it first"
+				continue
+			}
+			if err := rv.rotateOne(ctx, j); err != nil {
+				return err
+			}
+			if !store.State(j.item.State).Terminal() && j.item.Outcome != OutcomeAlreadyRotated {
+				blocking = append(blocking, j.item.RotationID)
+			}
+		}
+		return nil
+	}, func(lerr error) {
+		for _, j := range jobs {
+			j.item.Outcome, j.item.Error = OutcomeBusy, lerr.Error()
+		}
+	})
+	return extra, err
+}
+
+// rotateOne creates or loads the rotation of one credential and runs it.
+// Only an abort or a store failure is returned; the rest goes in the item.
+func (rv *Revoker) rotateOne(ctx context.Context, j job) error {
+	a, it := j.a, j.item
+	var rot store.Rotation
+	if j.rot != nil {
+		cur, err := rv.d.Store.Rotation(ctx, j.rot.ID)
+		if err != nil {
+			return err
+		}
+		rot = cur
+	} else {
+		cur, err := rv.d.Store.RotationByFingerprint(ctx, a.fp)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			cur, err = rv.d.Store.CreateRotation(ctx, store.Rotation{
+				ID: newID(), Fingerprint: a.fp, Kind: a.leak.Kind, AccountSID: a.accountSID, KeySID: a.leak.KeySID,
+				CreatedBy: rv.d.Actor,
+			})
+			if err != nil && !errors.Is(err, store.ErrRotationExists) {
+				return err
+			}
+		case err != nil:
+			return err
+		}
+		rot = cur
+	}
+	it.RotationID, it.State = rot.ID, string(rot.State)
+	switch {
+	case rot.State == store.StateDone:
+		it.Outcome, it.FinishedAt = OutcomeAlreadyRotated, rot.FinishedAt
+		it.Reason = "already rotated at " + rot.FinishedAt.UTC().Format(time.RFC3339) + " (" + rot.ID + ")"
+		return nil
+	case rot.State == store.StateFailed && !retryable(rot):
+		it.Outcome, it.Error = OutcomeSkipped, rot.Error
+		it.Reason = "rotation " + rot.ID + " failed and needs a person"
+		return nil
+	case rot.State == store.StateFailed:
+		next := rot
+		next.State, next.Error, next.Attempt, next.FinishedAt = store.StateStarted, "", rot.Attempt+1, time.Time{}
+		next.NewKeySID, next.NewSecretHash, next.LeakedRole = "", "", ""
+		updated, err := rv.d.Store.UpdateRotation(ctx, next, store.StateFailed, store.Step{
+			RotationID: rot.ID, Attempt: next.Attempt, Name: "retry", Phase: store.PhaseDone,
+			Detail: mustJSON(map[string]any{"previous_error": rot.Error}), Actor: rv.d.Actor,
+		})
+		if err != nil {
+			return err
+		}
+		rot = updated
+	}
+	r := &runner{rv: rv, rot: rot, acct: a.account, fp: a.leak.Fingerprint, mainKey: a.mainKey}
+	if !a.leak.Secret.IsZero() {
+		l := a.leak
+		r.leak, r.leaked = &l, l.Secret
+	}
+	r.owner = rv.ownerSecret(a.account)
+	if a.account != nil && a.account.CredentialEnv != "" && r.owner.IsZero() {
+		r.warn("credential_env %s is not set: working with the leaked credential", a.account.CredentialEnv)
+	}
+	err := r.run(ctx)
+	r.outcomeItem(it)
+	var ni *needsInputError
+	switch {
+	case isAbort(err):
+		return err
+	case err == nil:
+	case errors.As(err, &ni):
+		it.Outcome, it.Error = OutcomeNeedsInput, ni.Error()
+	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrLockLost):
+		it.Outcome, it.Error = OutcomeIncomplete, err.Error()
+	default:
+		if cause := context.Cause(ctx); cause != nil && errors.Is(cause, store.ErrLockLost) {
+			it.Outcome, it.Error = OutcomeIncomplete, "lost the lease on the account: "+r.clean(err.Error())
+			break
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		it.Outcome, it.Error = OutcomeIncomplete, r.clean(err.Error())
+		// Keep the reason with the rotation for status and the next run.
+		cur := r.rot
+		cur.Error = "interrupted: " + r.clean(err.Error())
+		if updated, uerr := rv.d.Store.UpdateRotation(ctx, cur, cur.State); uerr == nil {
+			r.rot = updated
+		}
+	}
+	return nil
+}
+
+// withLease runs fn holding the named lease, renewed in the background; if
+// the lease is lost, fn's context is cancelled with store.ErrLockLost. If
+// the lease cannot be had within LockWait, busy is called instead. An
+// aborted run keeps the lease, as a killed process would, until it expires.
+func (rv *Revoker) withLease(ctx context.Context, name string, fn func(ctx context.Context) error, busy func(error)) (err error) {
+	lease, err := rv.acquire(ctx, name)
+	if errors.Is(err, store.ErrLocked) {
+		busy(err)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	runCtx, cancelRun := context.WithCancelCause(ctx)
+	hbCtx, stopHB := context.WithCancel(ctx)
+	var wg conc.WaitGroup
+	wg.Go(func() {
+		ttl := time.Duration(rv.cfg.LockTTL)
+		t := time.NewTicker(ttl / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-hbCtx.Done():
+				return
+			case <-t.C:
+			}
+			l, rerr := rv.d.Store.RenewLock(hbCtx, lease, ttl)
+			switch {
+			case rerr == nil:
+				lease = l
+			case hbCtx.Err() != nil:
+			case errors.Is(rerr, store.ErrLockLost) || time.Now().After(lease.ExpiresAt):
+				rv.d.Log.Error("lost the lease on the account; stopping", "lock", name)
+				cancelRun(store.ErrLockLost)
+			default:
+				rv.d.Log.Warn("renew lease failed; will retry", "lock", name, "error", rerr.Error())
+			}
+		}
+	})
+	defer func() {
+		stopHB()
+		wg.Wait()
+		cancelRun(nil)
+		if isAbort(err) {
+			return
+		}
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if rerr := rv.d.Store.ReleaseLock(rctx, lease); rerr != nil {
+			rv.d.Log.Warn("release lease failed; it expires by itself", "lock", name, "error", rerr.Error())
+		}
+	}()
+	return fn(runCtx)
+}
+
+// acquire takes the lease, waiting up to LockWait while someone else holds it.
+func (rv *Revoker) acquire(ctx context.Context, name string) (store.Lease, error) {
+	deadline := time.Now().Add(time.Duration(rv.cfg.LockWait))
+	for {
+		l, err := rv.d.Store.AcquireLock(ctx, name, rv.d.Actor, time.Duration(rv.cfg.LockTTL))
+		if err == nil || !errors.Is(err, store.ErrLocked) {
+			return l, err
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return l, err
+		}
+		wait := min(left, 50*time.Millisecond+rand.N(150*time.Millisecond))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return l, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// reportUnowned notifies people, once per credential, of a live credential
+// of an account not in the configuration. Nothing at Twilio is touched.
+func (rv *Revoker) reportUnowned(ctx context.Context, a *assessment, it *Item) error {
+	prev, err := rv.d.Store.Events(ctx, store.EventFilter{Fingerprint: a.fp, Kind: "notified-unowned"})
+	if err != nil {
+		return err
+	}
+	if len(prev) > 0 {
+		it.Reason += "; people were notified at " + prev[0].At.UTC().Format(time.RFC3339)
+		return nil
+	}
+	ns := rv.notifiersFor(nil)
+	if len(ns) == 0 {
+		return nil
+	}
+	what := "A live Twilio credential leaked for account " + a.accountSID + ", which is not in leakstop's configuration, so leakstop did not touch it."
+	m := Message{
+		Subject:    "Live Twilio credential leaked (account not managed by leakstop)",
+		What:       what,
+		Credential: a.leak.ref(),
+		Locations:  a.leak.Locations,
+		Todo: []string{
+			"Rotate the credential now in the Twilio console (Auth Token: create a secondary, deploy it, promote it; API key: create a new key, deploy it, delete the leaked one).",
+			"Or add the account to leakstop's configuration with its sinks and run leakstop apply.",
+			"Remove the credential from the places listed and from git history.",
+		},
+		Severity: SeverityCritical,
+	}
+	m.Credential.AccountSID = a.accountSID
+	res := map[string]any{}
+	for _, n := range ns {
+		if err := n.Notify(ctx, m); err != nil {
+			res[n.Name()] = scrub(err.Error(), a.leak.Secret)
+			it.Warnings = append(it.Warnings, "notify "+n.Name()+": "+scrub(err.Error(), a.leak.Secret))
+			continue
+		}
+		res[n.Name()] = "sent"
+	}
+	return rv.event(ctx, a.fp, "", "notified-unowned", res)
+}
+
+func (rv *Revoker) event(ctx context.Context, fp, rotID, kind string, d map[string]any) error {
+	_, err := rv.d.Store.AppendEvent(ctx, store.Event{Fingerprint: fp, RotationID: rotID, Kind: kind, Detail: mustJSON(d), Actor: rv.d.Actor})
+	return err
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("encode detail: %v", err))
+	}
+	return b
+}

@@ -1,0 +1,71 @@
+package revoker
+
+import (
+	"time"
+
+	"github.com/leakstop/leakstop/secret"
+)
+
+// Credential kinds.
+const (
+	KindAuthToken = "auth-token"
+	KindAPIKey    = "api-key"
+)
+
+// Leak is one leaked credential as the scanner reports it.
+type Leak struct {
+	// Fingerprint is the scanner's stable content fingerprint, used to
+	// refer to the finding in reports and notifications. The store uses its
+	// own keyed hash instead.
+	Fingerprint string
+	Kind        string // KindAuthToken or KindAPIKey
+	// AccountSID is the account (AC…); for an API key the account if known.
+	AccountSID string
+	KeySID     string       // SK… for an API key
+	Secret     secret.Value // the leaked secret, in memory only
+	Test       bool         // looks like Twilio test credentials
+	Locations  []Location
+}
+
+// Location is where a credential was found.
+type Location struct {
+	Repo   string `json:"repo,omitempty"`
+	Commit string `json:"commit,omitempty"`
+	Path   string `json:"path,omitempty"`
+	Line   int    `json:"line,omitempty"`
+	URL    string `json:"url,omitempty"`
+}
+
+// CredentialRef names a credential in a notification without revealing it.
+type CredentialRef struct {
+	Kind        string `json:"kind"`
+	AccountSID  string `json:"account_sid,omitempty"`
+	KeySID      string `json:"key_sid,omitempty"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+	Redacted    string `json:"redacted,omitempty"`
+}
+
+// Action is one thing done about a credential, for people.
+type Action struct {
+	Step    string    `json:"step"`
+	At      time.Time `json:"at"`
+	Outcome string    `json:"outcome"`
+}
+
+// identity is the part of a Leak that identifies the credential: the SID
+// it authenticates as and its secret.
+func (l Leak) identity() string {
+	id := l.AccountSID
+	if l.Kind == KindAPIKey {
+		id = l.KeySID
+	}
+	return "leakstop-credential\x00" + l.Kind + "\x00" + id + "\x00" + l.Secret.Reveal()
+}
+
+// ref describes the leak for people.
+func (l Leak) ref() CredentialRef {
+	return CredentialRef{
+		Kind: l.Kind, AccountSID: l.AccountSID, KeySID: l.KeySID,
+		Fingerprint: l.Fingerprint, Redacted: secret.Redact(l.Secret.Reveal()),
+	}
+}

@@ -1,0 +1,243 @@
+package revoker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/user"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/leakstop/leakstop/revoker/store"
+	"github.com/leakstop/leakstop/revoker/twilio"
+	"github.com/leakstop/leakstop/secret"
+)
+
+// TwilioAPI is the part of *twilio.Client the revoker uses; tests may
+// substitute it.
+type TwilioAPI interface {
+	Verify(ctx context.Context, accountSID string, cred twilio.Credential) twilio.Verification
+	CreateSecondaryAuthToken(ctx context.Context, cred twilio.Credential) (*twilio.SecondaryAuthToken, error)
+	DeleteSecondaryAuthToken(ctx context.Context, cred twilio.Credential) error
+	PromoteSecondaryAuthToken(ctx context.Context, cred twilio.Credential) (*twilio.AuthTokenPromotion, error)
+	FetchKey(ctx context.Context, accountSID, keySID string, cred twilio.Credential) (*twilio.Key, error)
+	ListKeys(ctx context.Context, accountSID string, cred twilio.Credential) ([]twilio.Key, error)
+	CreateKey(ctx context.Context, accountSID, friendlyName string, cred twilio.Credential) (*twilio.NewKey, error)
+	DeleteKey(ctx context.Context, accountSID, keySID string, cred twilio.Credential) error
+}
+
+var _ TwilioAPI = (*twilio.Client)(nil)
+
+// Delivery is a new secret for a sink (the shape of sink.Delivery).
+type Delivery struct {
+	AccountSID string
+	Kind       string // KindAuthToken or KindAPIKey
+	KeySID     string // the new key, for KindAPIKey
+	Secret     secret.Value
+	RotationID string
+}
+
+// Sink receives new secrets (the shape of sink.Sink).
+type Sink interface {
+	Name() string
+	Deliver(ctx context.Context, d Delivery) error
+}
+
+// Message is a notification for people; it never holds a secret (the
+// shape of notify.Message).
+type Message struct {
+	Subject    string        `json:"subject"`
+	What       string        `json:"what"`
+	Credential CredentialRef `json:"credential"`
+	Locations  []Location    `json:"locations,omitempty"`
+	Actions    []Action      `json:"actions,omitempty"`
+	Todo       []string      `json:"todo,omitempty"`
+	Severity   string        `json:"severity"` // critical, warning, info
+}
+
+// Severities of a Message.
+const (
+	SeverityCritical = "critical"
+	SeverityWarning  = "warning"
+	SeverityInfo     = "info"
+)
+
+// Notifier tells people (the shape of notify.Notifier).
+type Notifier interface {
+	Name() string
+	Notify(ctx context.Context, m Message) error
+}
+
+// ReadinessCheck is what a readiness probe is asked about.
+type ReadinessCheck struct {
+	AccountSID string
+	Kind       string
+	NewKeySID  string
+	RotationID string
+}
+
+// Deps are the revoker's collaborators.
+type Deps struct {
+	Store  store.Store // required
+	Twilio TwilioAPI   // required
+	// Sinks and Notifiers by configured name (see Config.Build).
+	Sinks     map[string]Sink
+	Notifiers map[string]Notifier
+	// Getenv reads credential_env variables; default os.Getenv.
+	Getenv func(string) string
+	// Actor names this run in the store (user@host pid N); default computed.
+	Actor string
+	// Log receives progress; nothing secret is logged. Default: discard.
+	Log *slog.Logger
+	// Sleep waits (grace period, confirmation back-off); default a timer.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Readiness replaces running Config.Readiness.Command, if set.
+	Readiness func(ctx context.Context, c ReadinessCheck) error
+}
+
+// Revoker verifies and rotates leaked credentials. It is safe for
+// concurrent use; several Revokers (processes, machines) may share a store.
+type Revoker struct {
+	cfg Config
+	d   Deps
+	// hook, for tests, is called at every recorded point of a rotation; an
+	// error aborts the run on the spot, as a kill would.
+	hook func(point string) error
+	// confirmDelays are the waits between confirmation attempts.
+	confirmDelays []time.Duration
+}
+
+// New checks cfg and deps and returns a Revoker.
+func New(cfg Config, deps Deps) (*Revoker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("check config: %w", err)
+	}
+	if deps.Store == nil || deps.Twilio == nil {
+		return nil, errors.New("new revoker: Store and Twilio are required")
+	}
+	cfg = cfg.withDefaults()
+	if deps.Getenv == nil {
+		deps.Getenv = os.Getenv
+	}
+	if deps.Actor == "" {
+		deps.Actor = Actor()
+	}
+	if deps.Log == nil {
+		deps.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if deps.Sleep == nil {
+		deps.Sleep = sleep
+	}
+	return &Revoker{
+		cfg: cfg, d: deps,
+		confirmDelays: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second},
+	}, nil
+}
+
+// Config returns the configuration in effect (with defaults).
+func (rv *Revoker) Config() Config { return rv.cfg }
+
+// Actor names this process for the audit trail: user@host pid N.
+func Actor() string {
+	name := "unknown"
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		name = u.Username
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown-host"
+	}
+	return fmt.Sprintf("%s@%s pid %d", name, host, os.Getpid())
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// ownerSecret returns the account's trusted credential from credential_env,
+// or zero.
+func (rv *Revoker) ownerSecret(acct *AccountConfig) secret.Value {
+	if acct == nil || acct.CredentialEnv == "" {
+		return secret.Value{}
+	}
+	return secret.New(strings.TrimSpace(rv.d.Getenv(acct.CredentialEnv)))
+}
+
+// sinksFor returns the account's sinks that hold credentials of this kind
+// (and, for API keys, of this leaked key), and the names configured but not
+// available.
+func (rv *Revoker) sinksFor(acct *AccountConfig, kind, leakedKeySID string) (sinks []Sink, missing []string) {
+	if acct == nil {
+		return nil, nil
+	}
+	for _, name := range acct.Sinks {
+		var sc *SinkConfig
+		for i := range rv.cfg.Sinks {
+			if rv.cfg.Sinks[i].Name == name {
+				sc = &rv.cfg.Sinks[i]
+			}
+		}
+		if sc == nil || sc.Kind != kind {
+			continue
+		}
+		if kind == KindAPIKey && len(sc.KeySIDs) > 0 && !containsFold(sc.KeySIDs, leakedKeySID) {
+			continue
+		}
+		s, ok := rv.d.Sinks[name]
+		if !ok || s == nil {
+			missing = append(missing, name)
+			continue
+		}
+		sinks = append(sinks, s)
+	}
+	return sinks, missing
+}
+
+// notifiersFor returns the account's notifiers (all when the account names
+// none, or for accounts not configured).
+func (rv *Revoker) notifiersFor(acct *AccountConfig) []Notifier {
+	var names []string
+	if acct != nil && len(acct.Notifiers) > 0 {
+		names = acct.Notifiers
+	} else {
+		for _, n := range rv.cfg.Notifiers {
+			names = append(names, n.Name)
+		}
+		if len(rv.cfg.Notifiers) == 0 {
+			for n := range rv.d.Notifiers {
+				names = append(names, n)
+			}
+			slices.Sort(names)
+		}
+	}
+	var out []Notifier
+	for _, n := range names {
+		if nt, ok := rv.d.Notifiers[n]; ok && nt != nil {
+			out = append(out, nt)
+		}
+	}
+	return out
+}
+
+func containsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
+}
