@@ -54,6 +54,7 @@ func commands() map[string]command {
 		"scan":    {"scan files, directories, stdin or git history for Twilio credentials", runScan},
 		"rules":   {"check rules files: leakstop rules test FILE", runRules},
 		"version": {"print the version", runVersion},
+		"hook":    {"install or remove the git pre-commit hook; run it", runHook},
 	}
 }
 
