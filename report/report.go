@@ -1,0 +1,145 @@
+// Package report writes scan results for people (text) and for machines
+// (JSON, SARIF, CSV), and reads the JSON form back: a baseline of known
+// findings (--baseline) and the revoker's input. It also loads the
+// .leakstopignore file of fingerprints that are not to be reported.
+//
+// Secrets stay redacted in every format unless Options.NoRedact is set,
+// and SARIF — which is uploaded to code-scanning services — never holds a
+// full secret at all. Identifiers (SIDs) are not secrets and print in full.
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/leakstop/leakstop/scanner"
+)
+
+// Format is an output format.
+type Format string
+
+// The output formats.
+const (
+	Text  Format = "text"
+	JSON  Format = "json"
+	SARIF Format = "sarif"
+	CSV   Format = "csv"
+)
+
+// Formats lists the output formats, in the order help texts show them.
+func Formats() []Format { return []Format{Text, JSON, SARIF, CSV} }
+
+// ParseFormat reads a format name (case-insensitive).
+func ParseFormat(s string) (Format, error) {
+	f := Format(strings.ToLower(strings.TrimSpace(s)))
+	for _, k := range Formats() {
+		if f == k {
+			return f, nil
+		}
+	}
+	return "", fmt.Errorf("unknown report format %q (want text, json, sarif or csv)", s)
+}
+
+// Options control how a report is written.
+type Options struct {
+	// NoRedact prints full secrets in text, JSON and CSV (only with
+	// --no-redact). SARIF ignores it: it is always redacted.
+	NoRedact bool
+	// Color enables ANSI colours in text output. The CLI sets it when
+	// stdout is a terminal and NO_COLOR is unset.
+	Color bool
+	// ToolVersion is leakstop's version, for JSON and SARIF metadata.
+	ToolVersion string
+	// Root is what was scanned, for JSON metadata and the SARIF %SRCROOT%
+	// base (originalUriBaseIds): for a directory, the directory; for a
+	// single file (whose location path is as named) the working
+	// directory; none for stdin ("-") or a path that does not exist.
+	Root string
+}
+
+// Report is what gets written.
+type Report struct {
+	Findings []scanner.Finding
+	Stats    scanner.Stats
+	// Notes are facts the user should know (a shallow history, …).
+	Notes []string
+	// Target is what was scanned, as named on the command line.
+	Target string
+}
+
+// Write writes r to w in format f.
+func Write(w io.Writer, f Format, r Report, o Options) error {
+	var err error
+	switch f {
+	case Text:
+		err = writeText(w, r, o)
+	case JSON:
+		err = writeJSON(w, r, o)
+	case SARIF:
+		err = writeSARIF(w, r, o)
+	case CSV:
+		err = writeCSV(w, r, o)
+	default:
+		return fmt.Errorf("write report: unknown format %q", string(f))
+	}
+	if err != nil {
+		return fmt.Errorf("write %s report: %w", f, err)
+	}
+	return nil
+}
+
+// ToolName and InformationURI describe leakstop in JSON and SARIF.
+const (
+	ToolName       = "leakstop"
+	InformationURI = "https://leakstop.dev"
+)
+
+// IgnoreFileName is the conventional name of the ignore file.
+const IgnoreFileName = ".leakstopignore"
+
+// secretText is the form of a secret that a format may print.
+func secretText(f *scanner.Finding, noRedact bool) string {
+	if noRedact {
+		return f.Secret.Reveal()
+	}
+	return f.Secret.String()
+}
+
+// labels names the halves of a credential for people.
+type labels struct{ identifier, secret, credential string }
+
+func labelsFor(credential, identifier string) labels {
+	switch credential {
+	case "auth-token":
+		return labels{"Account SID", "Auth Token", "Twilio Auth Token"}
+	case "api-key":
+		return labels{"API Key SID", "API Key secret", "Twilio API Key"}
+	}
+	switch {
+	case strings.HasPrefix(identifier, "AC"):
+		return labels{"Account SID", "secret", "Twilio credential"}
+	case strings.HasPrefix(identifier, "SK"):
+		return labels{"API Key SID", "secret", "Twilio credential"}
+	}
+	return labels{"identifier", "secret", "Twilio credential"}
+}
+
+// tipText says whether a git location is still present at a branch tip.
+func tipText(c *scanner.Commit) string {
+	switch len(c.AtTips) {
+	case 0:
+		return "history only"
+	case 1:
+		return "still at tip of " + c.AtTips[0]
+	}
+	return "still at tips of " + strings.Join(c.AtTips, ", ")
+}
+
+func countLocations(fs []scanner.Finding) int {
+	n := 0
+	for i := range fs {
+		n += len(fs[i].Locations)
+	}
+	return n
+}
