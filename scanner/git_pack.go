@@ -16,7 +16,6 @@ import (
 	"sync/atomic"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/sourcegraph/conc/pool"
 )
 
@@ -339,7 +338,7 @@ type inflater struct {
 	br bytes.Reader
 }
 
-func (f *inflater) inflate(p *pack, i int) ([]byte, error) {
+func (f *inflater) inflate(p *pack, i int, out []byte) ([]byte, error) {
 	o := &p.objs[i]
 	if o.size < 0 || o.size > 1<<34 {
 		return nil, fmt.Errorf("%w: object at %d: size %d", errCorruptPack, o.off, o.size)
@@ -354,7 +353,7 @@ func (f *inflater) inflate(p *pack, i int) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: object at %d: %v", errCorruptPack, o.off, err)
 	}
-	out := make([]byte, o.size)
+	out = out[:o.size]
 	if _, err := io.ReadFull(f.zr, out); err != nil {
 		return nil, fmt.Errorf("%w: object at %d: %v", errCorruptPack, o.off, err)
 	}
@@ -448,6 +447,32 @@ type packWorker struct {
 	f    inflater
 	want func(uint8) bool
 	fn   packVisit
+	// free holds buffers to reuse: objects are visited depth first, so a
+	// buffer is free again once its object and deltas are done.
+	free [][]byte
+}
+
+// maxPooledBuf bounds the buffers a worker keeps for reuse.
+const maxPooledBuf = 4 << 20
+
+func (w *packWorker) get(n int64) []byte {
+	for k := len(w.free) - 1; k >= 0; k-- {
+		if b := w.free[k]; int64(cap(b)) >= n {
+			w.free = append(w.free[:k], w.free[k+1:]...)
+			return b[:n]
+		}
+	}
+	return make([]byte, n, max(n, 4096))
+}
+
+func (w *packWorker) put(b []byte) {
+	if cap(b) > maxPooledBuf {
+		return
+	}
+	if len(w.free) >= 16 {
+		w.free = w.free[1:]
+	}
+	w.free = append(w.free, b[:0])
 }
 
 var objTypes = map[plumbing.ObjectType]uint8{
@@ -474,11 +499,13 @@ func (w *packWorker) root(i int32) error {
 		}
 		return w.delta(typ, i, bytes.Clone(base))
 	}
-	data, err := w.f.inflate(w.p, int(i))
+	data, err := w.f.inflate(w.p, int(i), w.get(o.size))
 	if err != nil {
 		return err
 	}
-	return w.visit(o.typ, i, data)
+	err = w.visit(o.typ, i, data)
+	w.put(data)
+	return err
 }
 
 // visit passes object i, whose content is data, on, then its deltas.
@@ -496,18 +523,97 @@ func (w *packWorker) visit(typ uint8, i int32, data []byte) error {
 
 // delta applies object i (a delta) to base and visits the result.
 func (w *packWorker) delta(typ uint8, i int32, base []byte) error {
-	d, err := w.f.inflate(w.p, int(i))
+	o := &w.p.objs[i]
+	d, err := w.f.inflate(w.p, int(i), w.get(o.size))
 	if err != nil {
 		return err
 	}
-	if len(base) == 0 {
-		return fmt.Errorf("%w: delta on an empty base at %d", errCorruptPack, w.p.objs[i].off)
-	}
-	data, err := packfile.PatchDelta(base, d)
+	data, err := applyDelta(base, d, w.get)
+	w.put(d)
 	if err != nil {
-		return fmt.Errorf("%w: object at %d: %v", errCorruptPack, w.p.objs[i].off, err)
+		return fmt.Errorf("%w: object at %d: %v", errCorruptPack, o.off, err)
 	}
-	return w.visit(typ, i, data)
+	err = w.visit(typ, i, data)
+	w.put(data)
+	return err
+}
+
+var errBadDelta = errors.New("bad delta")
+
+// deltaSize reads a delta header size (little-endian base 128).
+func deltaSize(d []byte) (int64, []byte, error) {
+	var v int64
+	for shift := uint(0); shift < 63; shift += 7 {
+		if len(d) == 0 {
+			return 0, nil, errBadDelta
+		}
+		c := d[0]
+		d = d[1:]
+		v |= int64(c&0x7f) << shift
+		if c&0x80 == 0 {
+			return v, d, nil
+		}
+	}
+	return 0, nil, errBadDelta
+}
+
+// applyDelta applies a git delta to base, into a buffer from get.
+func applyDelta(base, delta []byte, get func(int64) []byte) ([]byte, error) {
+	srcSize, delta, err := deltaSize(delta)
+	if err != nil || srcSize != int64(len(base)) {
+		return nil, errBadDelta
+	}
+	size, delta, err := deltaSize(delta)
+	if err != nil || size > 1<<34 {
+		return nil, errBadDelta
+	}
+	out := get(size)[:0]
+	for len(delta) > 0 {
+		cmd := delta[0]
+		delta = delta[1:]
+		switch {
+		case cmd&0x80 != 0:
+			var off, n int64
+			for b := range 4 {
+				if cmd&(1<<b) != 0 {
+					if len(delta) == 0 {
+						return nil, errBadDelta
+					}
+					off |= int64(delta[0]) << (8 * b)
+					delta = delta[1:]
+				}
+			}
+			for b := range 3 {
+				if cmd&(0x10<<b) != 0 {
+					if len(delta) == 0 {
+						return nil, errBadDelta
+					}
+					n |= int64(delta[0]) << (8 * b)
+					delta = delta[1:]
+				}
+			}
+			if n == 0 {
+				n = 0x10000
+			}
+			if off+n > int64(len(base)) || int64(len(out))+n > size {
+				return nil, errBadDelta
+			}
+			out = append(out, base[off:off+n]...)
+		case cmd != 0:
+			n := int64(cmd)
+			if n > int64(len(delta)) || int64(len(out))+n > size {
+				return nil, errBadDelta
+			}
+			out = append(out, delta[:n]...)
+			delta = delta[n:]
+		default:
+			return nil, errBadDelta
+		}
+	}
+	if int64(len(out)) != size {
+		return nil, errBadDelta
+	}
+	return out, nil
 }
 
 // scanPackedBlob scans a blob unless another pack already held it.
