@@ -69,7 +69,7 @@ func TestLoadIgnoreErrors(t *testing.T) {
 	for _, c := range []struct {
 		name, content, want string
 	}{
-		{"short", "# ok\n" + fp[:31] + "\n", ":2: want a fingerprint of 32 hexadecimal digits"},
+		{"short", "# ok\n" + fp[:31] + "\n", ":2: want a fingerprint of 40 hexadecimal digits"},
 		{"long", fp + "0\n", ":1: want a fingerprint"},
 		{"not hex", "\n\n" + strings.Repeat("g", 32) + "  # x\n", ":3: want a fingerprint"},
 		{"two", fp + " " + fp + "\n", ":1: want one fingerprint per line"},

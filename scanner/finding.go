@@ -101,7 +101,9 @@ type Commit struct {
 
 // Fingerprint hashes a credential's content: stable when lines move, and
 // the same wherever the credential is found. The secret's 128 bits of
-// entropy make the unkeyed hash safe to print.
+// entropy make the unkeyed hash safe to print. It is 40 hex digits, not 32, so
+// that a report listing fingerprints beside SIDs does not itself look like
+// a SID and an Auth Token.
 func Fingerprint(rule, identifier, secretValue string) string {
 	h := sha256.New()
 	h.Write([]byte("leakstop-fingerprint-v1\x00"))
@@ -110,7 +112,7 @@ func Fingerprint(rule, identifier, secretValue string) string {
 	h.Write([]byte(identifier))
 	h.Write([]byte{0})
 	h.Write([]byte(secretValue))
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	return hex.EncodeToString(h.Sum(nil)[:20])
 }
 
 // Collector merges findings from many fragments: one credential found in N

@@ -145,10 +145,6 @@ func runScan(ctx context.Context, s *stdio, args []string) error {
 			s.hintf("%d credential(s) already in baseline %s", len(known), f.baseline)
 		}
 	}
-	for _, n := range res.Notes {
-		s.warnf("%s", n)
-	}
-
 	rep := report.Report{Findings: findings, Stats: res.Stats, Notes: res.Notes, Target: target}
 	ropts := report.Options{NoRedact: f.noRedact, ToolVersion: toolVersion(), Root: target}
 	if err := writeReport(s, f, format, rep, ropts); err != nil {
