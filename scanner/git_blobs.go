@@ -14,20 +14,7 @@ func (g *gitScan) scanBlobsByHash(ctx context.Context, hs []plumbing.Hash) error
 	p := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError().WithMaxGoroutines(g.opts.workers())
 	for _, h := range hs {
 		p.Go(func(ctx context.Context) error {
-			obj, err := g.st.EncodedObject(plumbing.BlobObject, h)
-			if err != nil {
-				return fmt.Errorf("read blob %s: %w", h, err)
-			}
-			if obj.Size() > g.opts.maxSize() {
-				g.scanBlob(h, nil, obj.Size())
-				return nil
-			}
-			r, err := obj.Reader()
-			if err != nil {
-				return fmt.Errorf("read blob %s: %w", h, err)
-			}
-			data, err := io.ReadAll(r)
-			r.Close()
+			data, err := g.readTyped(plumbing.BlobObject, h)
 			if err != nil {
 				return fmt.Errorf("read blob %s: %w", h, err)
 			}

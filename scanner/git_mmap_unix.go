@@ -27,3 +27,12 @@ func mapFile(path string) ([]byte, func() error, error) {
 	}
 	return data, func() error { return syscall.Munmap(data) }, nil
 }
+
+// dropPages lets the kernel reclaim the pages of a read-only mapping that
+// were read so far; they are read back from the page cache on access. It
+// keeps the resident size of a scan of a large pack bounded.
+func dropPages(b []byte) {
+	if len(b) > 0 {
+		_ = syscall.Madvise(b, syscall.MADV_DONTNEED)
+	}
+}

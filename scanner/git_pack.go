@@ -38,10 +38,10 @@ const (
 	objRefDelta = 7
 )
 
-// gitDirs returns the object directories of the repository at path: its
-// own (the common one, for a linked worktree) and its alternates.
-func gitObjectDirs(path string) ([]string, error) {
-	gitDir := path
+// gitDirs returns the git directory of the repository at path and its
+// common directory (they differ for a linked worktree).
+func gitDirs(path string) (gitDir, commonDir string, err error) {
+	gitDir = path
 	dotGit := filepath.Join(path, ".git")
 	if fi, err := os.Stat(dotGit); err == nil {
 		if fi.IsDir() {
@@ -49,12 +49,11 @@ func gitObjectDirs(path string) ([]string, error) {
 		} else {
 			b, err := os.ReadFile(dotGit)
 			if err != nil {
-				return nil, err
+				return "", "", err
 			}
-			line := strings.TrimSpace(string(b))
-			rest, ok := strings.CutPrefix(line, "gitdir:")
+			rest, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "gitdir:")
 			if !ok {
-				return nil, fmt.Errorf("%s: not a gitdir file", dotGit)
+				return "", "", fmt.Errorf("%s: not a gitdir file", dotGit)
 			}
 			gitDir = strings.TrimSpace(rest)
 			if !filepath.IsAbs(gitDir) {
@@ -62,14 +61,25 @@ func gitObjectDirs(path string) ([]string, error) {
 			}
 		}
 	}
+	commonDir = gitDir
 	if b, err := os.ReadFile(filepath.Join(gitDir, "commondir")); err == nil {
 		c := strings.TrimSpace(string(b))
 		if !filepath.IsAbs(c) {
 			c = filepath.Join(gitDir, c)
 		}
-		gitDir = c
+		commonDir = filepath.Clean(c)
 	}
-	dirs := []string{filepath.Join(gitDir, "objects")}
+	return gitDir, commonDir, nil
+}
+
+// gitObjectDirs returns the object directories of the repository at path:
+// its own (the common one, for a linked worktree) and its alternates.
+func gitObjectDirs(path string) ([]string, error) {
+	_, common, err := gitDirs(path)
+	if err != nil {
+		return nil, err
+	}
+	dirs := []string{filepath.Join(common, "objects")}
 	for i := 0; i < len(dirs) && i < 8; i++ {
 		b, err := os.ReadFile(filepath.Join(dirs[i], "info", "alternates"))
 		if err != nil {
@@ -172,6 +182,29 @@ type pack struct {
 	unmap    func() error
 }
 
+// openPackIndex maps a pack and reads its index, without parsing the
+// object headers: enough for point reads.
+func openPackIndex(packPath string) (*pack, error) {
+	idxPath := strings.TrimSuffix(packPath, ".pack") + ".idx"
+	idxData, err := os.ReadFile(idxPath)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := parseIdx(idxData)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", idxPath, err)
+	}
+	data, unmap, err := mapFile(packPath)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) < 32 || !bytes.Equal(data[:4], []byte("PACK")) {
+		_ = unmap()
+		return nil, fmt.Errorf("%s: %w: bad header", packPath, errCorruptPack)
+	}
+	return &pack{path: packPath, data: data, idx: idx, unmap: unmap}, nil
+}
+
 func openPack(packPath string) (*pack, error) {
 	idxPath := strings.TrimSuffix(packPath, ".pack") + ".idx"
 	idxData, err := os.ReadFile(idxPath)
@@ -222,72 +255,31 @@ func (p *pack) parse() error {
 	}
 	slices.SortFunc(order, func(a, b int32) int { return int(p.idx.offsets[a] - p.idx.offsets[b]) })
 	p.objs = make([]packObj, n)
-	end := int64(len(d) - 20)
 	for i, ni := range order {
 		off := p.idx.offsets[ni]
-		if off < 12 || off >= end {
-			return fmt.Errorf("%w: offset %d out of range", errCorruptPack, off)
+		hd, err := p.header(off)
+		if err != nil {
+			return err
 		}
-		o := packObj{off: off, name: ni, base: -1}
-		pos := off
-		c := d[pos]
-		pos++
-		o.typ = (c >> 4) & 7
-		size := int64(c & 15)
-		shift := uint(4)
-		for c&0x80 != 0 {
-			if pos >= end || shift > 56 {
-				return fmt.Errorf("%w: bad object header at %d", errCorruptPack, off)
-			}
-			c = d[pos]
-			pos++
-			size |= int64(c&0x7f) << shift
-			shift += 7
-		}
-		o.size = size
-		switch o.typ {
-		case objCommit, objTree, objBlob, objTag:
+		o := packObj{off: off, data: hd.data, size: hd.size, name: ni, base: -1, typ: hd.typ}
+		switch hd.typ {
 		case objOfsDelta:
-			if pos >= end {
-				return fmt.Errorf("%w: bad delta at %d", errCorruptPack, off)
-			}
-			c = d[pos]
-			pos++
-			rel := int64(c & 0x7f)
-			for c&0x80 != 0 {
-				if pos >= end || rel > 1<<48 {
-					return fmt.Errorf("%w: bad delta at %d", errCorruptPack, off)
-				}
-				c = d[pos]
-				pos++
-				rel = ((rel + 1) << 7) | int64(c&0x7f)
-			}
-			baseOff := off - rel
-			j, ok := slices.BinarySearchFunc(p.objs[:i], baseOff, func(o packObj, t int64) int {
+			j, ok := slices.BinarySearchFunc(p.objs[:i], hd.baseOff, func(o packObj, t int64) int {
 				return int(o.off - t)
 			})
 			if !ok {
-				return fmt.Errorf("%w: delta base at %d not found", errCorruptPack, baseOff)
+				return fmt.Errorf("%w: delta base at %d not found", errCorruptPack, hd.baseOff)
 			}
 			o.base = int32(j)
 		case objRefDelta:
-			if pos+20 > end {
-				return fmt.Errorf("%w: bad delta at %d", errCorruptPack, off)
-			}
-			var h plumbing.Hash
-			copy(h[:], d[pos:pos+20])
-			pos += 20
 			// Bases in this pack are linked below, once all offsets
 			// are known.
 			o.base = -2
 			if p.extBase == nil {
 				p.extBase = map[int32]plumbing.Hash{}
 			}
-			p.extBase[int32(i)] = h
-		default:
-			return fmt.Errorf("%w: object type %d at %d", errCorruptPack, o.typ, off)
+			p.extBase[int32(i)] = hd.baseHash
 		}
-		o.data = pos
 		p.objs[i] = o
 	}
 	// Ref deltas whose base is in this pack become ordinary children.
@@ -322,6 +314,86 @@ func (p *pack) parse() error {
 		}
 	}
 	return nil
+}
+
+// dropEvery is how many compressed bytes are read between releases of a
+// pack's mapped pages.
+const dropEvery = 32 << 20
+
+// treeBytes approximates the compressed bytes of the delta tree under i
+// (the root and its direct deltas).
+func (p *pack) treeBytes(i int32) int64 {
+	n := p.compressedEnd(int(i)) - p.objs[i].off
+	for _, k := range p.kids[p.kidStart[i]:p.kidStart[i+1]] {
+		n += p.compressedEnd(int(k)) - p.objs[k].off
+	}
+	return n
+}
+
+// objHeader is a parsed pack object header.
+type objHeader struct {
+	typ      uint8
+	size     int64
+	data     int64 // where the compressed data starts
+	baseOff  int64
+	baseHash plumbing.Hash
+}
+
+// header parses the object header at off.
+func (p *pack) header(off int64) (objHeader, error) {
+	d := p.data
+	end := int64(len(d) - 20)
+	if off < 12 || off >= end {
+		return objHeader{}, fmt.Errorf("%w: offset %d out of range", errCorruptPack, off)
+	}
+	pos := off
+	c := d[pos]
+	pos++
+	hd := objHeader{typ: (c >> 4) & 7}
+	size := int64(c & 15)
+	shift := uint(4)
+	for c&0x80 != 0 {
+		if pos >= end || shift > 56 {
+			return hd, fmt.Errorf("%w: bad object header at %d", errCorruptPack, off)
+		}
+		c = d[pos]
+		pos++
+		size |= int64(c&0x7f) << shift
+		shift += 7
+	}
+	hd.size = size
+	switch hd.typ {
+	case objCommit, objTree, objBlob, objTag:
+	case objOfsDelta:
+		if pos >= end {
+			return hd, fmt.Errorf("%w: bad delta at %d", errCorruptPack, off)
+		}
+		c = d[pos]
+		pos++
+		rel := int64(c & 0x7f)
+		for c&0x80 != 0 {
+			if pos >= end || rel > 1<<48 {
+				return hd, fmt.Errorf("%w: bad delta at %d", errCorruptPack, off)
+			}
+			c = d[pos]
+			pos++
+			rel = ((rel + 1) << 7) | int64(c&0x7f)
+		}
+		hd.baseOff = off - rel
+		if hd.baseOff < 12 {
+			return hd, fmt.Errorf("%w: bad delta at %d", errCorruptPack, off)
+		}
+	case objRefDelta:
+		if pos+20 > end {
+			return hd, fmt.Errorf("%w: bad delta at %d", errCorruptPack, off)
+		}
+		copy(hd.baseHash[:], d[pos:pos+20])
+		pos += 20
+	default:
+		return hd, fmt.Errorf("%w: object type %d at %d", errCorruptPack, hd.typ, off)
+	}
+	hd.data = pos
+	return hd, nil
 }
 
 // compressedEnd is where object i's compressed data ends.
@@ -387,7 +459,10 @@ func (g *gitScan) closePacks() {
 	for _, p := range g.packs {
 		p.close()
 	}
-	g.packs = nil
+	for _, p := range g.lookup {
+		p.close()
+	}
+	g.packs, g.lookup = nil, nil
 }
 
 // packVisit receives each decoded object of the wanted types.
@@ -419,7 +494,7 @@ func (g *gitScan) decodePack(ctx context.Context, p *pack, want func(typ uint8) 
 	// Big trees first, so the workers finish together.
 	weight := func(i int32) int32 { return p.kidStart[i+1] - p.kidStart[i] }
 	slices.SortStableFunc(roots, func(a, b int32) int { return int(weight(b) - weight(a)) })
-	var next atomic.Int64
+	var next, read atomic.Int64
 	wp := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError()
 	for range min(g.opts.workers(), max(1, len(roots))) {
 		wp.Go(func(ctx context.Context) error {
@@ -434,6 +509,12 @@ func (g *gitScan) decodePack(ctx context.Context, p *pack, want func(typ uint8) 
 				}
 				if err := w.root(roots[k]); err != nil {
 					return err
+				}
+				// Release the mapped pages read so far, now and then.
+				if r := read.Add(w.p.treeBytes(roots[k])); r >= dropEvery {
+					if read.CompareAndSwap(r, 0) {
+						dropPages(w.p.data)
+					}
 				}
 			}
 		})
@@ -485,19 +566,15 @@ func (w *packWorker) root(i int32) error {
 	o := &w.p.objs[i]
 	if o.base == -2 {
 		h := w.p.extBase[i]
-		obj, err := w.g.st.EncodedObject(plumbing.AnyObject, h)
+		t, base, err := w.g.readObject(h)
 		if err != nil {
 			return fmt.Errorf("delta base %s: %w", h, err)
 		}
-		typ := objTypes[obj.Type()]
+		typ := objTypes[t]
 		if !w.want(typ) {
 			return nil
 		}
-		base, err := readRaw(w.g.st, obj.Type(), h, &bytes.Buffer{})
-		if err != nil {
-			return fmt.Errorf("delta base %s: %w", h, err)
-		}
-		return w.delta(typ, i, bytes.Clone(base))
+		return w.delta(typ, i, base)
 	}
 	data, err := w.f.inflate(w.p, int(i), w.get(o.size))
 	if err != nil {

@@ -107,7 +107,7 @@ func (l *headLookup) dir(path string) (map[string]plumbing.Hash, error) {
 	}
 	m := map[string]plumbing.Hash{}
 	if !tree.IsZero() {
-		raw, err := readRaw(l.g.st, plumbing.TreeObject, tree, &l.buf)
+		raw, err := l.g.readTyped(plumbing.TreeObject, tree)
 		if err != nil {
 			return nil, fmt.Errorf("read tree %s: %w", tree, err)
 		}
@@ -315,7 +315,7 @@ type rawEntry struct {
 }
 
 func (d *treeDiffer) entries(tree plumbing.Hash) (map[string]rawEntry, []string, error) {
-	raw, err := readRaw(d.g.st, plumbing.TreeObject, tree, &d.buf)
+	raw, err := d.g.readTyped(plumbing.TreeObject, tree)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read tree %s: %w", tree, err)
 	}

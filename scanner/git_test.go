@@ -476,3 +476,28 @@ func TestGitEmptyRepo(t *testing.T) {
 		t.Error("findings in an empty repo")
 	}
 }
+
+func TestGitAllObjects(t *testing.T) {
+	r := newTestRepo(t)
+	c := newCreds(t, 12)
+	r.write("a.txt", "nothing here\n")
+	r.commit("one")
+	sid, tok := c.pair()
+	r.write("dangling.env", envFile(sid, tok, 0))
+	blob := r.git("hash-object", "-w", "dangling.env")
+	r.remove("dangling.env")
+	if got := byToken(scanGitT(t, r.dir, GitOptions{})); len(got) != 0 {
+		t.Errorf("unreachable blob reported without --all-objects")
+	}
+	res := scanGitT(t, r.dir, GitOptions{AllObjects: true})
+	f, ok := byToken(res)[tok]
+	if !ok {
+		t.Fatal("unreachable blob not reported with --all-objects")
+	}
+	if l := f.Locations[0]; l.Blob != blob || l.Commit != nil {
+		t.Errorf("location %+v", l)
+	}
+	if !hasNote(res, "not reachable") {
+		t.Errorf("no note: %q", res.Notes)
+	}
+}

@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/storer"
 )
 
 // relEntry is one file of a tree whose blob had hits.
@@ -39,24 +37,6 @@ func newTreeWalker(g *gitScan) *treeWalker {
 		reached: map[plumbing.Hash]bool{}, gitlinks: map[string]bool{},
 		empty: &snapshot{byKey: map[fpPath][]int{}, fps: map[string]bool{}},
 	}
-}
-
-// readRaw returns the content of object h of type t.
-func readRaw(s storer.EncodedObjectStorer, t plumbing.ObjectType, h plumbing.Hash, buf *bytes.Buffer) ([]byte, error) {
-	obj, err := s.EncodedObject(t, h)
-	if err != nil {
-		return nil, err
-	}
-	r, err := obj.Reader()
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	buf.Reset()
-	if _, err := io.Copy(buf, r); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }
 
 // treeEntry is one parsed entry of a raw tree.
@@ -114,7 +94,7 @@ func (w *treeWalker) relevantAt(tree plumbing.Hash, prefix string) ([]relEntry, 
 	}
 	ct, ok := w.g.ctrees[tree]
 	if !ok {
-		raw, err := readRaw(w.g.st, plumbing.TreeObject, tree, &w.buf)
+		raw, err := w.g.readTyped(plumbing.TreeObject, tree)
 		if err != nil {
 			return nil, fmt.Errorf("read tree %s: %w", tree, err)
 		}

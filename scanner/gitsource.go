@@ -13,11 +13,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-git/go-billy/v5"
+	"github.com/go-git/go-billy/v5/osfs"
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/storage"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+	"github.com/go-git/go-git/v5/storage/filesystem/dotgit"
 )
 
 // GitOptions control a scan of a git repository.
@@ -68,7 +73,7 @@ func ScanGit(ctx context.Context, d *Detector, repoPath string, opts GitOptions)
 	if opts.Staged && opts.Range != "" {
 		return nil, errors.New("scan git: --staged and --range cannot be combined")
 	}
-	repo, err := git.PlainOpenWithOptions(repoPath, &git.PlainOpenOptions{EnableDotGitCommonDir: true})
+	repo, err := openGitRepo(repoPath)
 	if err != nil {
 		return nil, fmt.Errorf("open git repository %s: %w", repoPath, err)
 	}
@@ -99,6 +104,26 @@ func ScanGit(ctx context.Context, d *Detector, repoPath string, opts GitOptions)
 	return g.res, nil
 }
 
+// openGitRepo opens the repository at path. go-git does not follow
+// alternates outside the repository (git clone --shared, --reference)
+// unless told where they may be: the storage is then built by hand.
+func openGitRepo(path string) (*git.Repository, error) {
+	_, common, err := gitDirs(path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(common, "objects", "info", "alternates")); err != nil {
+		return git.PlainOpenWithOptions(path, &git.PlainOpenOptions{EnableDotGitCommonDir: true})
+	}
+	gitDir, _, _ := gitDirs(path)
+	var fs billy.Filesystem = osfs.New(gitDir)
+	if common != gitDir {
+		fs = dotgit.NewRepositoryFilesystem(fs, osfs.New(common))
+	}
+	st := filesystem.NewStorageWithOptions(fs, cache.NewObjectLRUDefault(), filesystem.Options{AlternatesFS: osfs.New("/")})
+	return git.Open(st, nil)
+}
+
 // gitScan is the state of one ScanGit call.
 type gitScan struct {
 	d    *Detector
@@ -125,6 +150,11 @@ type gitScan struct {
 	// once after the blobs: trees reduced to what attribution needs.
 	ctrees   map[plumbing.Hash]*ctree
 	pcommits map[plumbing.Hash]*gitCommit
+	// lookup are the packs mapped for point reads (git_objects.go).
+	lookupOnce sync.Once
+	lookup     []*pack
+	lookupErr  error
+	objDirs    []string
 	// traceStart and traceLast time phases for LEAKSTOP_GIT_TRACE.
 	traceStart, traceLast time.Time
 }
@@ -292,19 +322,19 @@ var errNotCommit = errors.New("not a commit")
 // peel follows annotated tags to the commit they name.
 func (g *gitScan) peel(h plumbing.Hash) (plumbing.Hash, error) {
 	for range 16 {
-		obj, err := g.st.EncodedObject(plumbing.AnyObject, h)
+		typ, data, err := g.readObject(h)
 		if err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("read object %s: %w", h, err)
+			return plumbing.ZeroHash, err
 		}
-		switch obj.Type() {
+		switch typ {
 		case plumbing.CommitObject:
 			return h, nil
 		case plumbing.TagObject:
-			t, err := object.DecodeTag(g.st, obj)
-			if err != nil {
-				return plumbing.ZeroHash, fmt.Errorf("read tag %s: %w", h, err)
+			target, ok := bytes.CutPrefix(data, []byte("object "))
+			if !ok || len(target) < 40 || !plumbing.IsHash(string(target[:40])) {
+				return plumbing.ZeroHash, fmt.Errorf("read tag %s: malformed", h)
 			}
-			h = t.Target
+			h = plumbing.NewHash(string(target[:40]))
 		default:
 			return plumbing.ZeroHash, errNotCommit
 		}
@@ -346,18 +376,15 @@ func (g *gitScan) readCommit(h plumbing.Hash) (*gitCommit, error) {
 		cp.cut = g.shallow[h]
 		return &cp, nil
 	}
-	obj, err := g.st.EncodedObject(plumbing.CommitObject, h)
+	data, err := g.readTyped(plumbing.CommitObject, h)
 	if err != nil {
 		return nil, fmt.Errorf("read commit %s: %w", h, err)
 	}
-	co, err := object.DecodeCommit(g.st, obj)
+	c, err := parseCommitHeader(h, data)
 	if err != nil {
 		return nil, fmt.Errorf("read commit %s: %w", h, err)
 	}
-	c := &gitCommit{hash: h, tree: co.TreeHash, parents: co.ParentHashes, when: co.Committer.When}
-	if g.shallow[h] {
-		c.cut = true
-	}
+	c.cut = g.shallow[h]
 	return c, nil
 }
 
@@ -578,8 +605,13 @@ func (g *gitScan) notes() {
 
 // commitInfo reads the provenance of a commit.
 func (g *gitScan) commitInfo(h plumbing.Hash) (*Commit, error) {
-	obj, err := g.st.EncodedObject(plumbing.CommitObject, h)
+	data, err := g.readTyped(plumbing.CommitObject, h)
 	if err != nil {
+		return nil, fmt.Errorf("read commit %s: %w", h, err)
+	}
+	obj := &plumbing.MemoryObject{}
+	obj.SetType(plumbing.CommitObject)
+	if _, err := obj.Write(data); err != nil {
 		return nil, fmt.Errorf("read commit %s: %w", h, err)
 	}
 	co, err := object.DecodeCommit(g.st, obj)

@@ -1,0 +1,194 @@
+package scanner
+
+import (
+	"bytes"
+	"compress/zlib"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+// Point reads of objects (trees, commits, tags, the few blobs of a
+// --staged or --range scan) go through the mapped packs too: go-git's
+// object layer loads and hashes a pack's whole index and builds an
+// offset map on first use, which costs more than a pre-commit scan.
+
+var objTypeNames = [...]plumbing.ObjectType{
+	objCommit: plumbing.CommitObject, objTree: plumbing.TreeObject,
+	objBlob: plumbing.BlobObject, objTag: plumbing.TagObject,
+}
+
+// lookupPacks maps the packs (indexes only) for point reads.
+func (g *gitScan) lookupPacks() ([]*pack, error) {
+	g.lookupOnce.Do(func() {
+		dirs, err := gitObjectDirs(g.path)
+		if err != nil {
+			g.lookupErr = err
+			return
+		}
+		g.objDirs = dirs
+		for _, dir := range dirs {
+			m, err := filepath.Glob(filepath.Join(dir, "pack", "*.pack"))
+			if err != nil {
+				g.lookupErr = err
+				return
+			}
+			for _, pp := range m {
+				p, err := openPackIndex(pp)
+				if err != nil {
+					g.lookupErr = fmt.Errorf("read pack %s: %w", filepath.Base(pp), err)
+					return
+				}
+				g.lookup = append(g.lookup, p)
+			}
+		}
+	})
+	return g.lookup, g.lookupErr
+}
+
+// readObject returns the type and content of object h.
+func (g *gitScan) readObject(h plumbing.Hash) (plumbing.ObjectType, []byte, error) {
+	packs, err := g.lookupPacks()
+	if err != nil {
+		return plumbing.InvalidObject, nil, err
+	}
+	for _, p := range packs {
+		if i := p.idx.find(h); i >= 0 {
+			t, data, err := p.readAt(g, p.idx.offsets[i], 0)
+			if err != nil {
+				return plumbing.InvalidObject, nil, fmt.Errorf("read object %s: %w", h, err)
+			}
+			return objTypeNames[t], data, nil
+		}
+	}
+	hex := h.String()
+	for _, dir := range g.objDirs {
+		typ, data, err := readLooseAll(filepath.Join(dir, hex[:2], hex[2:]))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return plumbing.InvalidObject, nil, fmt.Errorf("read object %s: %w", h, err)
+		}
+		return typ, data, nil
+	}
+	// Last resort: go-git (other storage layouts).
+	obj, err := g.st.EncodedObject(plumbing.AnyObject, h)
+	if err != nil {
+		return plumbing.InvalidObject, nil, fmt.Errorf("read object %s: %w", h, err)
+	}
+	r, err := obj.Reader()
+	if err != nil {
+		return plumbing.InvalidObject, nil, fmt.Errorf("read object %s: %w", h, err)
+	}
+	defer r.Close()
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return plumbing.InvalidObject, nil, fmt.Errorf("read object %s: %w", h, err)
+	}
+	return obj.Type(), data, nil
+}
+
+// readTyped reads object h, which must be of type t.
+func (g *gitScan) readTyped(t plumbing.ObjectType, h plumbing.Hash) ([]byte, error) {
+	typ, data, err := g.readObject(h)
+	if err != nil {
+		return nil, err
+	}
+	if typ != t {
+		return nil, fmt.Errorf("object %s is a %s, not a %s", h, typ, t)
+	}
+	return data, nil
+}
+
+// maxDeltaDepth bounds delta chains in point reads.
+const maxDeltaDepth = 4096
+
+// readAt decodes the object at off, resolving its delta chain.
+func (p *pack) readAt(g *gitScan, off int64, depth int) (uint8, []byte, error) {
+	if depth > maxDeltaDepth {
+		return 0, nil, fmt.Errorf("%w: delta chain too long", errCorruptPack)
+	}
+	hd, err := p.header(off)
+	if err != nil {
+		return 0, nil, err
+	}
+	raw, err := inflateStream(p.data[hd.data:len(p.data)-20], hd.size)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%w: object at %d: %v", errCorruptPack, off, err)
+	}
+	var typ uint8
+	var base []byte
+	switch hd.typ {
+	case objOfsDelta:
+		typ, base, err = p.readAt(g, hd.baseOff, depth+1)
+	case objRefDelta:
+		var t plumbing.ObjectType
+		t, base, err = g.readObject(hd.baseHash)
+		typ = objTypes[t]
+	default:
+		return hd.typ, raw, nil
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	data, err := applyDelta(base, raw, func(n int64) []byte { return make([]byte, n) })
+	if err != nil {
+		return 0, nil, fmt.Errorf("%w: object at %d: %v", errCorruptPack, off, err)
+	}
+	return typ, data, nil
+}
+
+func inflateStream(b []byte, size int64) ([]byte, error) {
+	if size < 0 || size > 1<<34 {
+		return nil, errors.New("bad size")
+	}
+	zr, err := zlib.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	defer zr.Close()
+	out := make([]byte, size)
+	if _, err := io.ReadFull(zr, out); err != nil {
+		return nil, err
+	}
+	var one [1]byte
+	if n, err := zr.Read(one[:]); n != 0 || err != io.EOF {
+		return nil, errors.New("size mismatch or bad checksum")
+	}
+	return out, nil
+}
+
+// readLooseAll reads a whole loose object.
+func readLooseAll(path string) (plumbing.ObjectType, []byte, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return plumbing.InvalidObject, nil, err
+	}
+	zr, err := zlib.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		return plumbing.InvalidObject, nil, fmt.Errorf("%w: %v", errCorruptPack, err)
+	}
+	defer zr.Close()
+	all, err := io.ReadAll(zr)
+	if err != nil {
+		return plumbing.InvalidObject, nil, fmt.Errorf("%w: %v", errCorruptPack, err)
+	}
+	nul := bytes.IndexByte(all, 0)
+	if nul < 0 {
+		return plumbing.InvalidObject, nil, fmt.Errorf("%w: bad loose object header", errCorruptPack)
+	}
+	typName, size, _ := bytes.Cut(all[:nul], []byte{' '})
+	t, err := plumbing.ParseObjectType(string(typName))
+	if err != nil {
+		return plumbing.InvalidObject, nil, fmt.Errorf("%w: bad loose object type", errCorruptPack)
+	}
+	if fmt.Sprint(len(all)-nul-1) != string(size) {
+		return plumbing.InvalidObject, nil, fmt.Errorf("%w: loose object size mismatch", errCorruptPack)
+	}
+	return t, all[nul+1:], nil
+}
