@@ -125,7 +125,7 @@ func (p *pack) readAt(g *gitScan, off int64, depth int) (uint8, []byte, error) {
 	var base []byte
 	switch hd.typ {
 	case objOfsDelta:
-		typ, base, err = p.readAt(g, hd.baseOff, depth+1)
+		typ, base, err = p.readBase(g, hd.baseOff, depth+1)
 	case objRefDelta:
 		var t plumbing.ObjectType
 		t, base, err = g.readObject(hd.baseHash)
@@ -140,6 +140,39 @@ func (p *pack) readAt(g *gitScan, off int64, depth int) (uint8, []byte, error) {
 	if err != nil {
 		return 0, nil, fmt.Errorf("%w: object at %d: %v", errCorruptPack, off, err)
 	}
+	return typ, data, nil
+}
+
+// baseCacheBudget bounds the delta bases a pack keeps for point reads.
+const baseCacheBudget = 32 << 20
+
+type cachedBase struct {
+	typ  uint8
+	data []byte
+}
+
+// readBase reads a delta base through a small cache: the trees a range
+// scan reads share their chains.
+func (p *pack) readBase(g *gitScan, off int64, depth int) (uint8, []byte, error) {
+	p.cacheMu.Lock()
+	if c, ok := p.cache[off]; ok {
+		p.cacheMu.Unlock()
+		return c.typ, c.data, nil
+	}
+	p.cacheMu.Unlock()
+	typ, data, err := p.readAt(g, off, depth)
+	if err != nil {
+		return 0, nil, err
+	}
+	p.cacheMu.Lock()
+	if p.cache == nil || p.cacheSize+len(data) > baseCacheBudget {
+		p.cache, p.cacheSize = map[int64]cachedBase{}, 0
+	}
+	if len(data) <= baseCacheBudget/4 {
+		p.cache[off] = cachedBase{typ, data}
+		p.cacheSize += len(data)
+	}
+	p.cacheMu.Unlock()
 	return typ, data, nil
 }
 

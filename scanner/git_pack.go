@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -180,6 +181,10 @@ type pack struct {
 	kidStart []int32
 	kids     []int32
 	unmap    func() error
+	// cache holds delta bases of point reads (git_objects.go).
+	cacheMu   sync.Mutex
+	cache     map[int64]cachedBase
+	cacheSize int
 }
 
 // openPackIndex maps a pack and reads its index, without parsing the
