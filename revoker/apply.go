@@ -15,6 +15,7 @@ import (
 	"github.com/sourcegraph/conc/pool"
 
 	"github.com/leakstop/leakstop/revoker/store"
+	"github.com/leakstop/leakstop/secret"
 )
 
 // Result is what Apply or Resume did.
@@ -168,6 +169,9 @@ func (rv *Revoker) rotateAccount(ctx context.Context, jobs []job) (extra []Item,
 			return err
 		}
 		var blocking []string
+		// current is the account's primary once this run has promoted a new
+		// one: credential_env is stale from then on.
+		var current secret.Value
 		for _, rot := range inflight {
 			if slices.ContainsFunc(jobs, func(j job) bool { return j.a.fp == rot.Fingerprint }) {
 				continue
@@ -176,7 +180,7 @@ func (rv *Revoker) rotateAccount(ctx context.Context, jobs []job) (extra []Item,
 				leak: Leak{Kind: rot.Kind, AccountSID: rot.AccountSID, KeySID: rot.KeySID}}
 			it := Item{Kind: rot.Kind, AccountSID: rot.AccountSID, KeySID: rot.KeySID, Decision: DecisionResume,
 				Owned: a.account != nil, Reason: "unfinished rotation of the same account"}
-			if err := rv.rotateOne(ctx, job{a: a, item: &it, rot: &rot}); err != nil {
+			if err := rv.rotateOne(ctx, job{a: a, item: &it, rot: &rot}, &current); err != nil {
 				return err
 			}
 			extra = append(extra, it)
@@ -190,7 +194,7 @@ func (rv *Revoker) rotateAccount(ctx context.Context, jobs []job) (extra []Item,
 				j.item.Reason = "account has an unfinished rotation (" + strings.Join(blocking, ", ") + "): resume it first"
 				continue
 			}
-			if err := rv.rotateOne(ctx, j); err != nil {
+			if err := rv.rotateOne(ctx, j, &current); err != nil {
 				return err
 			}
 			if !store.State(j.item.State).Terminal() && j.item.Outcome != OutcomeAlreadyRotated {
@@ -208,7 +212,9 @@ func (rv *Revoker) rotateAccount(ctx context.Context, jobs []job) (extra []Item,
 
 // rotateOne creates or loads the rotation of one credential and runs it.
 // Only an abort or a store failure is returned; the rest goes in the item.
-func (rv *Revoker) rotateOne(ctx context.Context, j job) error {
+// current carries the account's primary token across rotations of one run
+// once one of them has promoted a new token.
+func (rv *Revoker) rotateOne(ctx context.Context, j job, current *secret.Value) error {
 	a, it := j.a, j.item
 	var rot store.Rotation
 	if j.rot != nil {
@@ -245,7 +251,7 @@ func (rv *Revoker) rotateOne(ctx context.Context, j job) error {
 		return nil
 	case rot.State == store.StateFailed:
 		next := rot
-		next.State, next.Error, next.Attempt, next.FinishedAt = store.StateStarted, "", rot.Attempt+1, time.Time{}
+		next.State, next.Error, next.Retryable, next.Attempt, next.FinishedAt = store.StateStarted, "", false, rot.Attempt+1, time.Time{}
 		next.NewKeySID, next.NewSecretHash, next.LeakedRole = "", "", ""
 		updated, err := rv.d.Store.UpdateRotation(ctx, next, store.StateFailed, store.Step{
 			RotationID: rot.ID, Attempt: next.Attempt, Name: "retry", Phase: store.PhaseDone,
@@ -262,10 +268,16 @@ func (rv *Revoker) rotateOne(ctx context.Context, j job) error {
 		r.leak, r.leaked = &l, l.Secret
 	}
 	r.owner = rv.ownerSecret(a.account)
-	if a.account != nil && a.account.CredentialEnv != "" && r.owner.IsZero() {
+	switch {
+	case !current.IsZero():
+		r.owner = *current
+	case a.account != nil && a.account.CredentialEnv != "" && r.owner.IsZero():
 		r.warn("credential_env %s is not set: working with the leaked credential", a.account.CredentialEnv)
 	}
 	err := r.run(ctx)
+	if r.rot.Kind == KindAuthToken && r.rot.State == store.StateDone && r.rot.LeakedRole == RolePrimary && !r.fresh.IsZero() {
+		*current = r.fresh
+	}
 	r.outcomeItem(it)
 	var ni *needsInputError
 	switch {

@@ -165,12 +165,14 @@ type NotifierConfig struct {
 	URLEnv string `toml:"url_env"` // variable holding the webhook URL (it is a secret)
 	KeyEnv string `toml:"key_env"` // variable holding a signing key, optional
 
-	// github-issue
-	Owner    string   `toml:"owner"`
-	Repo     string   `toml:"repo"`
-	Labels   []string `toml:"labels"`
-	TokenEnv string   `toml:"token_env"` // default GITHUB_TOKEN
-	APIURL   string   `toml:"api_url"`
+	// github-issue: Repo ("owner/repo", or "repo" with Owner) receives every
+	// issue; unset, each repository where a leak was found gets its own.
+	Owner     string   `toml:"owner"`
+	Repo      string   `toml:"repo"`
+	Labels    []string `toml:"labels"`
+	Assignees []string `toml:"assignees"`
+	TokenEnv  string   `toml:"token_env"` // default GITHUB_TOKEN
+	APIURL    string   `toml:"api_url"`
 }
 
 // Defaults.
@@ -321,8 +323,8 @@ func (c *Config) check(pos lineIndex, add func(line int, format string, a ...any
 				add(line, "notifier %q: a webhook needs url_env (the URL is a secret: keep it in the environment)", n.Name)
 			}
 		case NotifierGitHubIssue:
-			if n.Owner == "" || n.Repo == "" {
-				add(line, "notifier %q: a github-issue notifier needs owner and repo", n.Name)
+			if n.Owner != "" && n.Repo == "" {
+				add(line, "notifier %q: owner without repo (set repo, or neither to file issues where each leak was found)", n.Name)
 			}
 		case "":
 			add(line, "notifiers[%d]: type is required (%q or %q)", i, NotifierWebhook, NotifierGitHubIssue)

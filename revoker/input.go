@@ -1,8 +1,7 @@
 package revoker
 
 import (
-	"time"
-
+	"github.com/leakstop/leakstop/revoker/notify"
 	"github.com/leakstop/leakstop/secret"
 )
 
@@ -27,30 +26,14 @@ type Leak struct {
 	Locations  []Location
 }
 
-// Location is where a credential was found.
-type Location struct {
-	Repo   string `json:"repo,omitempty"`
-	Commit string `json:"commit,omitempty"`
-	Path   string `json:"path,omitempty"`
-	Line   int    `json:"line,omitempty"`
-	URL    string `json:"url,omitempty"`
-}
-
-// CredentialRef names a credential in a notification without revealing it.
-type CredentialRef struct {
-	Kind        string `json:"kind"`
-	AccountSID  string `json:"account_sid,omitempty"`
-	KeySID      string `json:"key_sid,omitempty"`
-	Fingerprint string `json:"fingerprint,omitempty"`
-	Redacted    string `json:"redacted,omitempty"`
-}
-
-// Action is one thing done about a credential, for people.
-type Action struct {
-	Step    string    `json:"step"`
-	At      time.Time `json:"at"`
-	Outcome string    `json:"outcome"`
-}
+type (
+	// Location is where a credential was found.
+	Location = notify.Location
+	// CredentialRef names a credential in a notification without revealing it.
+	CredentialRef = notify.CredentialRef
+	// Action is one thing done about a credential, for people.
+	Action = notify.Action
+)
 
 // identity is the part of a Leak that identifies the credential: the SID
 // it authenticates as and its secret.

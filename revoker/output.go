@@ -177,3 +177,35 @@ func writeJSON(w io.Writer, v any) error {
 	}
 	return nil
 }
+
+type locationJSON struct {
+	Repo   string `json:"repo,omitempty"`
+	Commit string `json:"commit,omitempty"`
+	Path   string `json:"path,omitempty"`
+	Line   int    `json:"line,omitempty"`
+	URL    string `json:"url,omitempty"`
+}
+
+type actionJSON struct {
+	Step    string    `json:"step"`
+	At      time.Time `json:"at"`
+	Outcome string    `json:"outcome"`
+}
+
+// MarshalJSON writes locations and actions with snake_case keys like the
+// rest of the item (their types, from package notify, have no tags).
+func (it Item) MarshalJSON() ([]byte, error) {
+	type plain Item
+	out := struct {
+		plain
+		Locations []locationJSON `json:"locations,omitempty"`
+		Actions   []actionJSON   `json:"actions,omitempty"`
+	}{plain: plain(it)}
+	for _, l := range it.Locations {
+		out.Locations = append(out.Locations, locationJSON(l))
+	}
+	for _, a := range it.Actions {
+		out.Actions = append(out.Actions, actionJSON(a))
+	}
+	return json.Marshal(out)
+}

@@ -15,7 +15,7 @@ import (
 const (
 	DecisionRotate         = "rotate"          // live, owned: rotate it
 	DecisionResume         = "resume"          // a rotation is unfinished: finish it
-	DecisionRetry          = "retry"           // the last attempt failed at delivery: try again
+	DecisionRetry          = "retry"           // the last attempt failed for a fixable cause: try again
 	DecisionAlreadyRotated = "already-rotated" // rotated before: never again
 	DecisionAttention      = "needs-attention" // a rotation failed in a way a person must look at
 	DecisionNotOwned       = "report"          // live, account not in the config: report, never touch
@@ -79,20 +79,12 @@ func (rv *Revoker) Plan(ctx context.Context, leaks []Leak) (Plan, error) {
 	return p, nil
 }
 
-// decide applies the policy to one verified credential.
+// decide applies the policy to one verified credential. A rotation already
+// recorded for it comes first: done means never again; unfinished means
+// finish it whatever the credential's status now (a leaked token is
+// expected to be dead once promotion has happened).
 func (rv *Revoker) decide(ctx context.Context, a *assessment) (Item, error) {
 	it := a.item()
-	switch a.status {
-	case StatusTest:
-		it.Decision, it.Reason = DecisionTest, "test credentials are never rotated"
-		return it, nil
-	case StatusDead:
-		it.Decision, it.Reason = DecisionDead, "no longer authenticates: nothing to rotate"
-		return it, nil
-	case StatusUnknown:
-		it.Decision, it.Reason = DecisionUnknown, "verification was inconclusive: no action; run again later"
-		return it, nil
-	}
 	prev, err := rv.d.Store.RotationByFingerprint(ctx, a.fp)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -110,7 +102,22 @@ func (rv *Revoker) decide(ctx context.Context, a *assessment) (Item, error) {
 			it.Decision = DecisionAttention
 			it.Reason = "rotation " + prev.ID + " failed and needs a person: " + prev.Error
 			return it, nil
+		case prev.State != store.StateFailed && a.account != nil:
+			it.Decision, it.Reason = DecisionResume, "rotation "+prev.ID+" is unfinished (state "+string(prev.State)+")"
+			it.Steps = rv.plannedSteps(a)
+			return it, nil
 		}
+	}
+	switch a.status {
+	case StatusTest:
+		it.Decision, it.Reason = DecisionTest, "test credentials are never rotated"
+		return it, nil
+	case StatusDead:
+		it.Decision, it.Reason = DecisionDead, "no longer authenticates: nothing to rotate"
+		return it, nil
+	case StatusUnknown:
+		it.Decision, it.Reason = DecisionUnknown, "verification was inconclusive: no action; run again later"
+		return it, nil
 	}
 	if a.account == nil {
 		it.Decision = DecisionNotOwned
@@ -121,12 +128,9 @@ func (rv *Revoker) decide(ctx context.Context, a *assessment) (Item, error) {
 		it.Decision, it.Reason = DecisionBlocked, why
 		return it, nil
 	}
-	switch {
-	case it.RotationID != "" && it.State == string(store.StateFailed):
-		it.Decision, it.Reason = DecisionRetry, "the last attempt failed at delivery: "+prev.Error
-	case it.RotationID != "":
-		it.Decision, it.Reason = DecisionResume, "rotation "+it.RotationID+" is unfinished (state "+it.State+")"
-	default:
+	if it.RotationID != "" {
+		it.Decision, it.Reason = DecisionRetry, "the last attempt failed: "+prev.Error
+	} else {
 		it.Decision = DecisionRotate
 	}
 	it.Steps = rv.plannedSteps(a)

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/leakstop/leakstop/revoker/notify"
+	"github.com/leakstop/leakstop/revoker/sink"
 	"github.com/leakstop/leakstop/revoker/store"
 	"github.com/leakstop/leakstop/revoker/twilio"
 	"github.com/leakstop/leakstop/secret"
@@ -32,32 +34,17 @@ type TwilioAPI interface {
 
 var _ TwilioAPI = (*twilio.Client)(nil)
 
-// Delivery is a new secret for a sink (the shape of sink.Delivery).
-type Delivery struct {
-	AccountSID string
-	Kind       string // KindAuthToken or KindAPIKey
-	KeySID     string // the new key, for KindAPIKey
-	Secret     secret.Value
-	RotationID string
-}
-
-// Sink receives new secrets (the shape of sink.Sink).
-type Sink interface {
-	Name() string
-	Deliver(ctx context.Context, d Delivery) error
-}
-
-// Message is a notification for people; it never holds a secret (the
-// shape of notify.Message).
-type Message struct {
-	Subject    string        `json:"subject"`
-	What       string        `json:"what"`
-	Credential CredentialRef `json:"credential"`
-	Locations  []Location    `json:"locations,omitempty"`
-	Actions    []Action      `json:"actions,omitempty"`
-	Todo       []string      `json:"todo,omitempty"`
-	Severity   string        `json:"severity"` // critical, warning, info
-}
+// Sinks and notifiers are those of packages sink and notify.
+type (
+	// Delivery is a new secret for a sink.
+	Delivery = sink.Delivery
+	// Sink receives new secrets.
+	Sink = sink.Sink
+	// Message is a notification for people; it never holds a secret.
+	Message = notify.Message
+	// Notifier tells people.
+	Notifier = notify.Notifier
+)
 
 // Severities of a Message.
 const (
@@ -65,12 +52,6 @@ const (
 	SeverityWarning  = "warning"
 	SeverityInfo     = "info"
 )
-
-// Notifier tells people (the shape of notify.Notifier).
-type Notifier interface {
-	Name() string
-	Notify(ctx context.Context, m Message) error
-}
 
 // ReadinessCheck is what a readiness probe is asked about.
 type ReadinessCheck struct {

@@ -34,15 +34,15 @@ const (
 	// new secret (after a crash before delivery, a vanished secondary).
 	maxAttempts = 5
 	// maxTransitions bounds one run of the state machine.
-	maxTransitions = 40
-	// deliveryFailedPrefix marks the failures a later apply retries.
+	maxTransitions       = 40
 	deliveryFailedPrefix = "delivery failed: "
 )
 
-// retryable reports whether a failed rotation may start a new attempt: only
-// delivery failures are; anything else needs a person.
+// retryable reports whether a failed rotation may start a new attempt: its
+// cause was one a person fixes by configuration (a sink, a credential);
+// anything else needs a person to look first.
 func retryable(r store.Rotation) bool {
-	return r.State == store.StateFailed && strings.HasPrefix(r.Error, deliveryFailedPrefix)
+	return r.State == store.StateFailed && r.Retryable
 }
 
 // abortError stops a run on the spot, leaving the store as a kill would
@@ -70,6 +70,9 @@ type failure struct {
 	msg      string
 	severity string
 	todo     []string
+	// retry: a later apply may start a new attempt (the cause is
+	// configuration a person can fix).
+	retry bool
 }
 
 func (f *failure) Error() string { return f.msg }
@@ -206,7 +209,7 @@ func (r *runner) step(ctx context.Context, name string, detail map[string]any, f
 // else moved it meanwhile.
 func (r *runner) advance(ctx context.Context, to store.State, mutate func(*store.Rotation)) error {
 	next := r.rot
-	next.State, next.Error = to, ""
+	next.State, next.Error, next.Retryable = to, "", false
 	if mutate != nil {
 		mutate(&next)
 	}
@@ -306,7 +309,7 @@ func (r *runner) fail(ctx context.Context, f *failure) error {
 	if err := r.notifyOnce(ctx, "notify-failed", r.message("Twilio credential rotation FAILED", what, sev)); err != nil {
 		return err
 	}
-	return r.advance(ctx, store.StateFailed, func(n *store.Rotation) { n.Error = f.msg })
+	return r.advance(ctx, store.StateFailed, func(n *store.Rotation) { n.Error, n.Retryable = f.msg, f.retry })
 }
 
 // transient wraps an error that leaves the rotation resumable.

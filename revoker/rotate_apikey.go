@@ -69,7 +69,7 @@ func (r *runner) withKeyCred(op func(c twilio.Credential) error) error {
 		}
 	}
 	if twilio.IsAuth(err) {
-		return &failure{msg: "no credential may manage the account's API keys (a Standard key cannot)", severity: SeverityCritical, todo: []string{
+		return &failure{msg: "no credential may manage the account's API keys (a Standard key cannot)", retry: true, todo: []string{
 			"Set credential_env for account " + r.sid() + " to its Auth Token, then run leakstop apply again.",
 		}}
 	}
@@ -190,7 +190,7 @@ func (r *runner) deliverKey(ctx context.Context) error {
 	for _, s := range acked {
 		r.addTodo("Sink " + s.Name() + " received a replacement key that was then deleted: put the key in use back there.")
 	}
-	return &failure{msg: msg, todo: []string{
+	return &failure{msg: msg, retry: true, todo: []string{
 		"Fix the failing sink and run leakstop apply again: the leaked key still works.",
 		"Or delete API key " + r.rot.KeySID + " by hand in the Twilio console after replacing it.",
 	}}

@@ -374,7 +374,7 @@ func (r *runner) deliverToken(ctx context.Context) error {
 	}
 	r.fresh = secret.Value{}
 	r.restoreSinks(ctx, acked)
-	return &failure{msg: msg, todo: []string{
+	return &failure{msg: msg, retry: true, todo: []string{
 		"Fix the failing sink and run leakstop apply again: the leaked token still works.",
 		"Or rotate the Auth Token by hand in the Twilio console.",
 	}}

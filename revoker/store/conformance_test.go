@@ -180,13 +180,13 @@ func testUpdateRotationCAS(t *testing.T, dsn string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.State, r.LeakedRole, r.NewSecretHash = store.StateClassified, store.RolePrimary, s.Hash("new")
+	r.State, r.LeakedRole, r.NewSecretHash, r.Retryable = store.StateClassified, store.RolePrimary, s.Hash("new"), true
 	step := store.Step{Attempt: 1, Name: "classify", Phase: store.PhaseDone, Detail: json.RawMessage(`{"role":"primary"}`), Actor: "a"}
 	r, err = s.UpdateRotation(c, r, store.StateStarted, step)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.LeakedRole != store.RolePrimary || r.NewSecretHash == "" {
+	if r.LeakedRole != store.RolePrimary || r.NewSecretHash == "" || !r.Retryable {
 		t.Fatalf("update lost fields: %+v", r)
 	}
 	stale := r

@@ -84,3 +84,29 @@ func TestRefusesNewerSchema(t *testing.T) {
 		t.Fatalf("Open of a newer schema: %v", err)
 	}
 }
+
+func TestMigratesOlderSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	ctx := context.Background()
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := s.(*sqlStore).db
+	// Make it a version-1 database.
+	for _, q := range []string{`ALTER TABLE rotations DROP COLUMN retryable`, `DELETE FROM schema_migrations WHERE version = 2`} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	s, err = Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open of a version-1 database: %v", err)
+	}
+	defer s.Close()
+	r, err := s.CreateRotation(ctx, Rotation{ID: "r", Fingerprint: "f", Kind: KindAPIKey, AccountSID: "a", Retryable: true})
+	if err != nil || !r.Retryable {
+		t.Fatalf("after migration: %+v %v", r, err)
+	}
+}

@@ -81,6 +81,10 @@ var migrations = [][]string{
 			expires_at  BIGINT NOT NULL DEFAULT 0
 		)`,
 	},
+	// 2: a failed rotation says whether a later run may start a new attempt.
+	2: {
+		`ALTER TABLE rotations ADD COLUMN retryable INTEGER NOT NULL DEFAULT 0`,
+	},
 }
 
 // SchemaVersion is the schema this code writes.

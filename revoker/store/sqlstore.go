@@ -57,6 +57,13 @@ func fromMicros(us int64) time.Time {
 	return time.UnixMicro(us).UTC()
 }
 
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func orNow(t time.Time) time.Time {
 	if t.IsZero() {
 		return time.Now().UTC()
@@ -77,16 +84,17 @@ func detail(d json.RawMessage) (string, error) {
 }
 
 const rotationCols = `id, fingerprint, kind, account_sid, key_sid, state, leaked_role, new_key_sid,
-	new_secret_hash, attempt, error, created_by, created_at, updated_at, finished_at`
+	new_secret_hash, attempt, error, retryable, created_by, created_at, updated_at, finished_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanRotation(sc scanner) (Rotation, error) {
 	var r Rotation
 	var state string
-	var created, updated, finished int64
+	var created, updated, finished, retryable int64
 	err := sc.Scan(&r.ID, &r.Fingerprint, &r.Kind, &r.AccountSID, &r.KeySID, &state, &r.LeakedRole, &r.NewKeySID,
-		&r.NewSecretHash, &r.Attempt, &r.Error, &r.CreatedBy, &created, &updated, &finished)
+		&r.NewSecretHash, &r.Attempt, &r.Error, &retryable, &r.CreatedBy, &created, &updated, &finished)
+	r.Retryable = retryable != 0
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, ErrNotFound
 	}
@@ -110,10 +118,10 @@ func (s *sqlStore) CreateRotation(ctx context.Context, r Rotation) (Rotation, er
 	var out Rotation
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO rotations (`+rotationCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (fingerprint) DO NOTHING`),
 			r.ID, r.Fingerprint, r.Kind, r.AccountSID, r.KeySID, string(r.State), r.LeakedRole, r.NewKeySID,
-			r.NewSecretHash, r.Attempt, r.Error, r.CreatedBy, micros(r.CreatedAt), micros(r.UpdatedAt), micros(r.FinishedAt))
+			r.NewSecretHash, r.Attempt, r.Error, boolInt(r.Retryable), r.CreatedBy, micros(r.CreatedAt), micros(r.UpdatedAt), micros(r.FinishedAt))
 		if err != nil {
 			return err
 		}
@@ -201,9 +209,9 @@ func (s *sqlStore) UpdateRotation(ctx context.Context, r Rotation, from State, s
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		r.UpdatedAt = time.Now().UTC()
 		res, err := tx.ExecContext(ctx, s.q(`UPDATE rotations SET state = ?, leaked_role = ?, new_key_sid = ?,
-			new_secret_hash = ?, attempt = ?, error = ?, updated_at = ?, finished_at = ?
+			new_secret_hash = ?, attempt = ?, error = ?, retryable = ?, updated_at = ?, finished_at = ?
 			WHERE id = ? AND state = ?`),
-			string(r.State), r.LeakedRole, r.NewKeySID, r.NewSecretHash, r.Attempt, r.Error,
+			string(r.State), r.LeakedRole, r.NewKeySID, r.NewSecretHash, r.Attempt, r.Error, boolInt(r.Retryable),
 			micros(r.UpdatedAt), micros(r.FinishedAt), r.ID, string(from))
 		if err != nil {
 			return err

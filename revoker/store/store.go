@@ -42,7 +42,7 @@ type Store interface {
 	// Rotations lists rotations, oldest first.
 	Rotations(ctx context.Context, f RotationFilter) ([]Rotation, error)
 	// UpdateRotation writes r's mutable fields (State, LeakedRole, NewKeySID,
-	// NewSecretHash, Attempt, Error, FinishedAt) provided the stored state is
+	// NewSecretHash, Attempt, Error, Retryable, FinishedAt) provided the stored state is
 	// still from, and appends steps, all in one transaction. It returns
 	// ErrConflict if the state moved on.
 	UpdateRotation(ctx context.Context, r Rotation, from State, steps ...Step) (Rotation, error)
@@ -154,13 +154,16 @@ type Rotation struct {
 	NewKeySID string `json:"new_key_sid,omitempty"`
 	// NewSecretHash is the keyed hash of the new token or key secret, so that
 	// a later run can recognise it; the secret itself is never stored.
-	NewSecretHash string    `json:"new_secret_hash,omitempty"`
-	Attempt       int       `json:"attempt"`
-	Error         string    `json:"error,omitempty"`
-	CreatedBy     string    `json:"created_by"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
-	FinishedAt    time.Time `json:"finished_at,omitzero"`
+	NewSecretHash string `json:"new_secret_hash,omitempty"`
+	Attempt       int    `json:"attempt"`
+	Error         string `json:"error,omitempty"`
+	// Retryable says a failed rotation may start a new attempt (the cause
+	// is one a person can fix by configuration: a sink, a credential).
+	Retryable  bool      `json:"retryable,omitempty"`
+	CreatedBy  string    `json:"created_by"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
 }
 
 // RotationFilter selects rotations; zero fields match everything.

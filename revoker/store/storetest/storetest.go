@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,4 +88,56 @@ func Postgres(t testing.TB) string {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// Dump returns everything the store at dsn holds, for tests that look for
+// what must not be there: the raw bytes of an SQLite file and its WAL, or
+// every row of every table of a PostgreSQL schema as text.
+func Dump(t testing.TB, dsn string) []byte {
+	t.Helper()
+	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		var out []byte
+		for _, suffix := range []string{"", "-wal", "-journal"} {
+			b, err := os.ReadFile(dsn + suffix)
+			if err != nil && !os.IsNotExist(err) {
+				t.Fatalf("read %s: %v", dsn+suffix, err)
+			}
+			out = append(out, b...)
+		}
+		if len(out) == 0 {
+			t.Fatalf("store file %s is empty or missing", dsn)
+		}
+		return out
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1`)
+	if err != nil {
+		t.Fatalf("list tables: %v", err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatalf("list tables: %v", err)
+	}
+	if len(tables) == 0 {
+		t.Fatal("no tables in the test schema")
+	}
+	var out []byte
+	for _, tb := range tables {
+		rows, err := conn.Query(ctx, `SELECT t::text FROM `+pgx.Identifier{tb}.Sanitize()+` t`)
+		if err != nil {
+			t.Fatalf("dump %s: %v", tb, err)
+		}
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatalf("dump %s: %v", tb, err)
+		}
+		out = append(out, tb+"\n"+strings.Join(lines, "\n")+"\n"...)
+	}
+	return out
 }
