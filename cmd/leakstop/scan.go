@@ -73,7 +73,7 @@ func runScan(ctx context.Context, s *stdio, args []string) error {
 	if err != nil {
 		return &usageError{msg: err.Error()}
 	}
-	gitFlags := f.staged || f.rangeSpec != "" || f.since != "" || f.branch != "" || f.allObjects
+	gitFlags := f.staged || f.rangeSpec != "" || f.since != "" || f.branch != "" || f.allObjects || f.allLocations
 	if target == "-" && (gitFlags || f.noGit) {
 		return &usageError{msg: "git flags do not apply to standard input"}
 	}
