@@ -1,0 +1,335 @@
+package ghaction
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/google/go-github/v60/github"
+
+	"github.com/leakstop/leakstop/report"
+	"github.com/leakstop/leakstop/scanner"
+)
+
+// RulesFile is the repository's conventional rules file: when the
+// rules input is empty and it is at the root of the checkout, its rules
+// are added to the defaults (as the pre-commit hook does).
+const RulesFile = ".leakstop.toml"
+
+// ErrFindings is returned when credentials were found and the
+// fail-on-findings input is true.
+var ErrFindings = errors.New("findings")
+
+// ErrUnsupported is returned for inputs this build cannot honour.
+var ErrUnsupported = errors.New("unsupported")
+
+// Config is what Run needs from the command line.
+type Config struct {
+	Getenv func(string) string
+	// Stdout receives workflow commands and the log; Stderr warnings.
+	Stdout, Stderr io.Writer
+	// Detector builds the detector: the embedded rules plus the rules
+	// file at extend ("" for none). Errors are reported as they are.
+	Detector    func(extend string) (*scanner.Detector, error)
+	ToolVersion string
+	// HTTPClient talks to the GitHub API (nil: http.DefaultClient).
+	HTTPClient *http.Client
+	// Retry is the rate-limit policy of GitHub calls.
+	Retry Retry
+	// Verify and Revoke run the revoker on the JSON report, as the CLI
+	// does. When nil, the verify and revoke inputs are refused.
+	Verify func(ctx context.Context, reportPath, configPath string) error
+	Revoke func(ctx context.Context, reportPath, configPath string, mode RevokeMode) error
+}
+
+// Result is what a run found and wrote.
+type Result struct {
+	Findings   int
+	SARIF      string // path of the SARIF file
+	Report     string // path of the JSON report
+	Review     ReviewResult
+	ReviewErr  error
+	Scope      Scope
+	MergeBase  string
+	IgnoredNum int
+}
+
+// Run is "leakstop action". It returns ErrFindings when it found
+// credentials and fail-on-findings is set; any other error means the
+// scan could not be trusted.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	if cfg.Getenv == nil {
+		cfg.Getenv = os.Getenv
+	}
+	if cfg.Stdout == nil {
+		cfg.Stdout = io.Discard
+	}
+	if cfg.Stderr == nil {
+		cfg.Stderr = io.Discard
+	}
+	logf := func(format string, a ...any) {
+		// One line each, so scanned text cannot start a workflow command.
+		fmt.Fprintln(cfg.Stdout, "leakstop: "+EscapeData(fmt.Sprintf(format, a...)))
+	}
+	in, err := ReadInputs(cfg.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	if in.Verify && cfg.Verify == nil {
+		return nil, fmt.Errorf("input verify: %w: verify requires leakstop scan --verify, which this build does not have (TODO)", ErrUnsupported)
+	}
+	if in.Revoke != RevokeOff && cfg.Revoke == nil {
+		return nil, fmt.Errorf("input revoke: %w: revoke requires leakstop revoke, which this build does not have (TODO)", ErrUnsupported)
+	}
+	if (in.Verify || in.Revoke != RevokeOff) && in.Config == "" {
+		return nil, fmt.Errorf("inputs verify and revoke need the revoker configuration: set input config")
+	}
+	gc := ReadContext(cfg.Getenv)
+	ws, err := filepath.Abs(gc.Workspace)
+	if err != nil {
+		return nil, fmt.Errorf("workspace: %w", err)
+	}
+	ev, err := ReadEvent(gc.EventPath)
+	if err != nil {
+		return nil, err
+	}
+	scope, err := ScopeFor(gc.EventName, ev)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Scope: scope}
+	logf("scanning %s", scope.Describe)
+
+	// Rules: the input, else the repository's conventional file.
+	rulesPath := in.Rules
+	if rulesPath != "" && !filepath.IsAbs(rulesPath) {
+		rulesPath = filepath.Join(ws, rulesPath)
+	}
+	if rulesPath == "" {
+		if _, err := os.Stat(filepath.Join(ws, RulesFile)); err == nil {
+			rulesPath = filepath.Join(ws, RulesFile)
+		}
+	}
+	if rulesPath != "" {
+		logf("adding the rules of %s", relTo(ws, rulesPath))
+	}
+	d, err := cfg.Detector(rulesPath)
+	if err != nil {
+		return nil, err
+	}
+
+	// History, then the scan.
+	g := &gitRepo{dir: ws, remote: "origin", token: in.Token, server: gc.ServerURL, log: logf}
+	gopts := scanner.GitOptions{Options: scanner.Options{Warn: func(msg string) {
+		fmt.Fprintln(cfg.Stderr, "leakstop: warning: "+msg)
+	}}}
+	var scanRes *scanner.Result
+	switch scope.Kind {
+	case ScopeNothing:
+		scanRes = &scanner.Result{}
+	case ScopeRange:
+		var fallback []string
+		if scope.PR > 0 {
+			n := strconv.Itoa(scope.PR)
+			fallback = []string{"+refs/pull/" + n + "/head:refs/remotes/" + g.remote + "/pull/" + n + "/head"}
+		}
+		if scope.DefaultBranch != "" && !g.hasCommit(ctx, scope.Base) {
+			// A force push can drop "before" from the server: compare
+			// with the default branch then.
+			if err := g.ensureCommits(ctx, 1, nil, scope.Base); err != nil {
+				logf("the push's previous commit %s cannot be fetched (%v); scanning what is not on %s instead", short(scope.Base), err, scope.DefaultBranch)
+				base, err := g.fetchBranch(ctx, scope.DefaultBranch, 1)
+				if err != nil {
+					return nil, err
+				}
+				scope.Base = base
+			}
+		}
+		mb, err := g.ensureMergeBase(ctx, scope.Base, scope.Head, scope.Commits, fallback)
+		if err != nil {
+			return nil, err
+		}
+		res.MergeBase = mb
+		gopts.Range = scope.Base + ".." + scope.Head
+	case ScopeNewBranch:
+		if scope.DefaultBranch != "" {
+			base, err := g.fetchBranch(ctx, scope.DefaultBranch, 1)
+			if err != nil {
+				return nil, err
+			}
+			mb, err := g.ensureMergeBase(ctx, base, scope.Head, 0, nil)
+			if err != nil {
+				return nil, err
+			}
+			scope.Base, res.MergeBase = base, mb
+			gopts.Range = base + ".." + scope.Head
+		} else {
+			if err := g.ensureCommits(ctx, 1, nil, scope.Head); err != nil {
+				return nil, err
+			}
+			if sh, err := g.shallow(ctx); err != nil {
+				return nil, err
+			} else if sh {
+				if err := g.fetch(ctx, "--unshallow", g.remote, scope.Head); err != nil {
+					return nil, fmt.Errorf("unshallow the checkout: %w", err)
+				}
+			}
+			gopts.Branch = scope.Head
+		}
+	case ScopeHistory:
+		if err := g.fetchAll(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if scanRes == nil {
+		if scanRes, err = scanner.ScanGit(ctx, d, ws, gopts); err != nil {
+			return nil, err
+		}
+	}
+	res.Scope = scope
+
+	// Ignores.
+	ig, err := report.LoadIgnore(filepath.Join(ws, ignoreFileName))
+	if err != nil {
+		return nil, err
+	}
+	findings, ignored := ig.Filter(scanRes.Findings)
+	res.Findings, res.IgnoredNum = len(findings), len(ignored)
+	if len(ignored) > 0 {
+		logf("%d credential(s) ignored by %s", len(ignored), ignoreFileName)
+	}
+
+	// Files: the JSON report and SARIF, both redacted.
+	outDir := gc.RunnerTemp
+	if outDir == "" {
+		outDir = os.TempDir()
+	}
+	outDir = filepath.Join(outDir, "leakstop")
+	if err := os.MkdirAll(outDir, 0o700); err != nil {
+		return nil, fmt.Errorf("write reports: %w", err)
+	}
+	rep := report.Report{Findings: findings, Stats: scanRes.Stats, Notes: scanRes.Notes, Target: scope.Describe}
+	ropts := report.Options{ToolVersion: cfg.ToolVersion, Root: ws}
+	res.Report = filepath.Join(outDir, "leakstop.json")
+	res.SARIF = filepath.Join(outDir, "leakstop.sarif")
+	if err := writeReport(res.Report, report.JSON, rep, ropts); err != nil {
+		return nil, err
+	}
+	if err := writeReport(res.SARIF, report.SARIF, rep, ropts); err != nil {
+		return nil, err
+	}
+
+	// Outputs before anything that may fail, so later steps see them.
+	if err := writeOutputs(gc.Output, map[string]string{
+		"findings": strconv.Itoa(len(findings)),
+		"sarif":    res.SARIF,
+		"report":   res.Report,
+	}); err != nil {
+		return nil, err
+	}
+	for _, a := range annotations(findings) {
+		fmt.Fprintln(cfg.Stdout, a.String())
+	}
+	if gc.Summary != "" {
+		if err := appendFile(gc.Summary, summaryMarkdown(scope, findings, len(ignored), scanRes.Stats, scanRes.Notes)); err != nil {
+			return nil, err
+		}
+	}
+
+	// The pull request review.
+	if scope.PR > 0 && in.Comment && len(findings) > 0 {
+		res.Review, res.ReviewErr = review(ctx, cfg, in, gc, g, scope, res.MergeBase, findings, logf)
+		if res.ReviewErr != nil {
+			// Reporting on the pull request is a courtesy: the annotations,
+			// summary and exit status still say it all.
+			fmt.Fprintln(cfg.Stdout, Annotation{Level: "warning", Title: "leakstop could not comment on the pull request",
+				Message: res.ReviewErr.Error()}.String())
+		}
+	}
+
+	// The revoker, on the redacted report's credentials.
+	if in.Verify {
+		if err := cfg.Verify(ctx, res.Report, in.Config); err != nil {
+			return res, err
+		}
+	}
+	if in.Revoke != RevokeOff {
+		if err := cfg.Revoke(ctx, res.Report, in.Config, in.Revoke); err != nil {
+			return res, err
+		}
+	}
+
+	if len(findings) == 0 {
+		logf("no Twilio credentials found")
+		return res, nil
+	}
+	logf("%d Twilio credential(s) found", len(findings))
+	if in.FailOnFindings {
+		return res, ErrFindings
+	}
+	return res, nil
+}
+
+func review(ctx context.Context, cfg Config, in Inputs, gc Context, g *gitRepo, scope Scope, mergeBase string,
+	findings []scanner.Finding, logf func(string, ...any)) (ReviewResult, error) {
+	if in.Token == "" {
+		return ReviewResult{}, errors.New("no github-token: cannot comment")
+	}
+	owner, repo, ok := strings.Cut(gc.Repository, "/")
+	if !ok || owner == "" || repo == "" {
+		return ReviewResult{}, fmt.Errorf("GITHUB_REPOSITORY %q is not owner/name", gc.Repository)
+	}
+	from := mergeBase
+	if from == "" {
+		from = scope.Base
+	}
+	diffText, err := g.git(ctx, "-c", "core.quotePath=false", "diff", "--no-color", "--no-ext-diff", "--no-textconv",
+		"--src-prefix=a/", "--dst-prefix=b/", "-M", "-U3", from, scope.Head)
+	if err != nil {
+		return ReviewResult{}, fmt.Errorf("diff the pull request: %w", err)
+	}
+	client := github.NewClient(cfg.HTTPClient).WithAuthToken(in.Token)
+	base := gc.APIURL + "/"
+	u, err := client.BaseURL.Parse(base)
+	if err != nil {
+		return ReviewResult{}, fmt.Errorf("GITHUB_API_URL: %w", err)
+	}
+	client.BaseURL = u
+	rv := &Reviewer{Client: client, Owner: owner, Repo: repo, Number: scope.PR, CommitID: scope.Head, Retry: cfg.Retry, Log: logf}
+	r, err := rv.Review(ctx, findings, parseDiffLines(diffText))
+	if err != nil {
+		return r, err
+	}
+	switch {
+	case !r.Posted:
+		logf("every finding was already commented on the pull request")
+	default:
+		logf("posted a review: %d comment(s) on lines, %d in the review body, %d already there", r.Comments, r.BodyEntries, r.Skipped)
+	}
+	return r, nil
+}
+
+func writeReport(path string, f report.Format, rep report.Report, o report.Options) error {
+	var buf bytes.Buffer
+	if err := report.Write(&buf, f, rep, o); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func relTo(base, p string) string {
+	if r, err := filepath.Rel(base, p); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return p
+}

@@ -1,0 +1,485 @@
+package ghaction
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/leakstop/leakstop/internal/githubtest"
+)
+
+// prWorld builds a repository whose main branch already holds a leak
+// (old.env, line 2 of 30) and a pull request branch that adds a new leak
+// (config.env) and edits old.env far from its leak, so that the old leak
+// is in a blob the pull request adds but not on a line of its diff.
+type prWorld struct {
+	*world
+	oldCred, newCred cred
+	base, head       string
+	number           int
+}
+
+func newPRWorld(t *testing.T) *prWorld {
+	w := &prWorld{world: newWorld(t), oldCred: newCred(t), newCred: newCred(t), number: 7}
+	var old strings.Builder
+	old.WriteString(w.oldCred.env())
+	for i := 3; i <= 30; i++ {
+		fmt.Fprintf(&old, "line %d\n", i)
+	}
+	writeFile(t, w.dev, "README.md", "# app\n")
+	writeFile(t, w.dev, "old.env", old.String())
+	commitAll(t, w.dev, "base")
+	for i := range 5 {
+		writeFile(t, w.dev, "history.txt", fmt.Sprintf("main commit %d\n", i))
+		w.base = commitAll(t, w.dev, fmt.Sprintf("main %d", i))
+	}
+	gitIn(t, w.dev, "checkout", "-q", "-b", "feature")
+	writeFile(t, w.dev, "app.py", "print('hi')\n")
+	commitAll(t, w.dev, "feature 1")
+	writeFile(t, w.dev, "config.env", "# settings\n"+w.newCred.env())
+	writeFile(t, w.dev, "old.env", strings.Replace(old.String(), "line 30\n", "line thirty\n", 1))
+	w.head = commitAll(t, w.dev, "feature 2")
+	w.push("main", "feature", "feature:refs/pull/7/head")
+	w.checkout("main")
+	return w
+}
+
+func (w *prWorld) prEvent(commits int) map[string]string {
+	return w.event("pull_request", map[string]any{
+		"action": "synchronize",
+		"number": w.number,
+		"pull_request": map[string]any{
+			"number": w.number, "commits": commits,
+			"head": map[string]any{"sha": w.head, "ref": "feature"},
+			"base": map[string]any{"sha": w.base, "ref": "main"},
+		},
+		"repository": map[string]any{"full_name": "octo/app", "default_branch": "main"},
+	})
+}
+
+// githubDiff is the diff GitHub shows for the pull request, written out
+// by hand so that the test does not trust the action's own diff parser.
+func githubDiff() map[string]githubtest.DiffLines {
+	return map[string]githubtest.DiffLines{
+		"app.py":     {Right: []int{1}},
+		"config.env": {Right: []int{1, 2, 3}},
+		"old.env":    {Right: []int{27, 28, 29, 30}, Left: []int{27, 28, 29, 30}},
+	}
+}
+
+func TestPullRequest(t *testing.T) {
+	w := newPRWorld(t)
+	w.gh.AddPullRequest("octo", "app", githubtest.PullRequest{Number: w.number, HeadSHA: w.head, BaseSHA: w.base, Diff: githubDiff()})
+	env := w.prEvent(2)
+
+	res, err := w.run(env)
+	if !errors.Is(err, ErrFindings) {
+		t.Fatalf("run: %v\nstdout:\n%s\nstderr:\n%s", err, w.stdout.String(), w.stderr.String())
+	}
+	if res.Findings != 2 {
+		t.Fatalf("findings = %d, want 2 (the new leak and the old one in a blob the PR adds)", res.Findings)
+	}
+	// The shallow checkout was deepened enough to find the merge base.
+	if res.MergeBase != w.base {
+		t.Errorf("merge base = %s, want %s", res.MergeBase, w.base)
+	}
+
+	// Outputs.
+	out := w.outputs()
+	if out["findings"] != "2" || out["sarif"] != res.SARIF || out["report"] != res.Report {
+		t.Errorf("outputs = %v", out)
+	}
+	for _, p := range []string{res.SARIF, res.Report} {
+		if st, err := os.Stat(p); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	var sarif struct {
+		Runs []struct {
+			Results []json.RawMessage `json:"results"`
+		} `json:"runs"`
+	}
+	if b, _ := os.ReadFile(res.SARIF); json.Unmarshal(b, &sarif) != nil || len(sarif.Runs) != 1 || len(sarif.Runs[0].Results) != 2 {
+		t.Errorf("SARIF does not hold 2 results")
+	}
+
+	// Annotations.
+	stdout := w.stdout.String()
+	for _, want := range []string{"::error file=config.env,line=3,", "::error file=old.env,line=2,", "title=Leaked Twilio Auth Token::"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout)
+		}
+	}
+	// The job summary.
+	sum := w.read("summary.md")
+	for _, want := range []string{"## leakstop: 2 Twilio credentials found", "| Credential |", w.newCred.sid, "config" + "&#46;" + "env:3", "### How to fix", "### How to allow"} {
+		if !strings.Contains(sum, want) {
+			t.Errorf("summary lacks %q:\n%s", want, sum)
+		}
+	}
+
+	// One review: a comment on the new leak's line, the old leak (outside
+	// the diff) in the body.
+	reviews := w.gh.Reviews("octo", "app", w.number)
+	comments := w.gh.ReviewComments("octo", "app", w.number)
+	if len(reviews) != 1 || reviews[0].Event != "COMMENT" || reviews[0].CommitID != w.head {
+		t.Fatalf("reviews = %+v", reviews)
+	}
+	if len(comments) != 1 || comments[0].Path != "config.env" || comments[0].Line != 3 || comments[0].Side != "RIGHT" {
+		t.Fatalf("comments = %+v", comments)
+	}
+	c := comments[0].Body
+	for _, want := range []string{"<!-- leakstop:finding fp=", "path=config.env line=3 -->", w.newCred.sid, "[REDACTED]",
+		"secondary Auth Token", "leakstop:allow", ".leakstopignore"} {
+		if !strings.Contains(c, want) {
+			t.Errorf("comment lacks %q:\n%s", want, c)
+		}
+	}
+	body := reviews[0].Body
+	for _, want := range []string{"2 Twilio credentials", "path=old.env line=2 -->", w.oldCred.sid, "outside this pull request's diff"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("review body lacks %q:\n%s", want, body)
+		}
+	}
+	w.noSecrets(w.oldCred.token, w.newCred.token)
+
+	// A re-run (same head) posts nothing new.
+	w.stdout.Reset()
+	res, err = w.run(env)
+	if !errors.Is(err, ErrFindings) || res.Review.Posted || res.Review.Skipped != 2 {
+		t.Fatalf("rerun: %v %+v", err, res.Review)
+	}
+	if n := len(w.gh.Reviews("octo", "app", w.number)); n != 1 {
+		t.Fatalf("rerun posted again: %d reviews", n)
+	}
+
+	// A new push with one more leak: only that one is posted.
+	third := newCred(t)
+	gitIn(t, w.dev, "checkout", "-q", "feature")
+	writeFile(t, w.dev, "more/keys.env", third.env())
+	w.head = commitAll(t, w.dev, "feature 3")
+	w.push("feature", "feature:refs/pull/7/head")
+	diff := githubDiff()
+	diff["more/keys.env"] = githubtest.DiffLines{Right: []int{1, 2}}
+	w.gh.UpdatePullRequest("octo", "app", w.number, w.head, diff)
+	env = w.prEvent(3)
+	w.checkout("main")
+	res, err = w.run(env)
+	if !errors.Is(err, ErrFindings) || res.Findings != 3 || !res.Review.Posted || res.Review.Comments != 1 || res.Review.Skipped != 2 {
+		t.Fatalf("third push: %v findings=%d %+v\n%s", err, res.Findings, res.Review, w.stdout.String())
+	}
+	got := w.gh.ReviewComments("octo", "app", w.number)
+	if last := got[len(got)-1]; last.Path != "more/keys.env" || last.Line != 2 {
+		t.Fatalf("new comment at %s:%d", last.Path, last.Line)
+	}
+	w.noSecrets(w.oldCred.token, w.newCred.token, third.token)
+}
+
+func TestPullRequestCommentRefused(t *testing.T) {
+	// GitHub's diff disagrees with the local one (config.env is not
+	// commentable): the review falls back to listing everything in its
+	// body, and still posts.
+	w := newPRWorld(t)
+	diff := githubDiff()
+	delete(diff, "config.env")
+	w.gh.AddPullRequest("octo", "app", githubtest.PullRequest{Number: w.number, HeadSHA: w.head, BaseSHA: w.base, Diff: diff})
+	res, err := w.run(w.prEvent(2))
+	if !errors.Is(err, ErrFindings) || !res.Review.Posted || !res.Review.FellBack || res.Review.BodyEntries != 2 {
+		t.Fatalf("%v %+v", err, res.Review)
+	}
+	if n := w.gh.CountRequests("POST", "/repos/octo/app/pulls/7/reviews"); n != 2 {
+		t.Fatalf("%d review requests, want 2 (refused, then body only)", n)
+	}
+	rv := w.gh.Reviews("octo", "app", w.number)
+	if len(rv) != 1 || !strings.Contains(rv[0].Body, "path=config.env line=3") || !strings.Contains(rv[0].Body, "path=old.env line=2") {
+		t.Fatalf("reviews = %+v", rv)
+	}
+	w.noSecrets(w.oldCred.token, w.newCred.token)
+}
+
+func TestPullRequestRateLimits(t *testing.T) {
+	w := newPRWorld(t)
+	w.gh.AddPullRequest("octo", "app", githubtest.PullRequest{Number: w.number, HeadSHA: w.head, BaseSHA: w.base, Diff: githubDiff()})
+	// A 429 with Retry-After on the review; a 429 with an exhausted
+	// quota and no Retry-After on the listing.
+	w.gh.InjectFault(githubtest.Fault{Kind: githubtest.TooManyRequests, Method: "GET", Path: "/repos/octo/app/pulls/7/comments",
+		Reset: time.Now().Add(2 * time.Second)})
+	w.gh.InjectFault(githubtest.Fault{Kind: githubtest.TooManyRequests, Method: "POST", Path: "/repos/octo/app/pulls/7/reviews",
+		RetryAfter: 7 * time.Second})
+	res, err := w.run(w.prEvent(2))
+	if !errors.Is(err, ErrFindings) || !res.Review.Posted {
+		t.Fatalf("%v %+v %v", err, res.Review, res.ReviewErr)
+	}
+	if w.gh.PendingFaults() != 0 {
+		t.Fatal("faults did not fire")
+	}
+	if len(w.sleeps) != 2 || w.sleeps[0] <= time.Second || w.sleeps[0] > 3*time.Second || w.sleeps[1] != 7*time.Second {
+		t.Fatalf("waits = %v, want [until the reset + 1s, 7s (Retry-After)]", w.sleeps)
+	}
+	if n := len(w.gh.Reviews("octo", "app", w.number)); n != 1 {
+		t.Fatalf("%d reviews", n)
+	}
+}
+
+func TestPullRequestReviewFailureIsAWarning(t *testing.T) {
+	// A token that may not comment (a fork's pull request): the run still
+	// reports and fails on the findings, with a warning.
+	w := newPRWorld(t)
+	w.gh.AddPullRequest("octo", "app", githubtest.PullRequest{Number: w.number, HeadSHA: w.head, BaseSHA: w.base})
+	w.gh.InjectFault(githubtest.Fault{Kind: githubtest.Status, Status: 403, Method: "POST", Times: 5})
+	res, err := w.run(w.prEvent(2))
+	if !errors.Is(err, ErrFindings) || res.ReviewErr == nil {
+		t.Fatalf("%v %v", err, res.ReviewErr)
+	}
+	if !strings.Contains(w.stdout.String(), "::warning title=leakstop could not comment on the pull request::") {
+		t.Fatalf("no warning:\n%s", w.stdout.String())
+	}
+	if n := w.gh.CountRequests("POST", ""); n != 1 {
+		t.Fatalf("%d POSTs: a 403 that is not a rate limit is not retried", n)
+	}
+}
+
+func TestPullRequestCleanAndOptions(t *testing.T) {
+	w := newWorld(t)
+	writeFile(t, w.dev, "README.md", "# app\n")
+	base := commitAll(t, w.dev, "base")
+	gitIn(t, w.dev, "checkout", "-q", "-b", "feature")
+	writeFile(t, w.dev, "app.py", "print('hi')\n")
+	head := commitAll(t, w.dev, "feature")
+	w.push("main", "feature")
+	w.checkout("main")
+	w.gh.AddPullRequest("octo", "app", githubtest.PullRequest{Number: 3, HeadSHA: head, BaseSHA: base})
+	env := w.event("pull_request", map[string]any{"pull_request": map[string]any{
+		"number": 3, "commits": 1, "head": map[string]any{"sha": head}, "base": map[string]any{"sha": base}}})
+	res, err := w.run(env)
+	if err != nil || res.Findings != 0 {
+		t.Fatalf("clean: %v %+v", err, res)
+	}
+	if out := w.outputs(); out["findings"] != "0" || out["sarif"] == "" {
+		t.Fatalf("outputs = %v", out)
+	}
+	if !strings.Contains(w.read("summary.md"), "no Twilio credentials found") {
+		t.Fatal("summary")
+	}
+	if n := len(w.gh.Requests()); n != 0 {
+		t.Fatalf("%d API calls for a clean pull request", n)
+	}
+
+	for name, want := range map[string]string{
+		"INPUT_FAIL_ON_FINDINGS": "input fail-on-findings: want true or false",
+		"INPUT_REVOKE":           "input revoke: want off, plan or apply",
+	} {
+		env2 := maps(env, name, "maybe")
+		if _, err := w.run(env2); err == nil || err.Error() != want {
+			t.Errorf("%s=maybe: err = %v", name, err)
+		}
+	}
+	if _, err := w.run(maps(env, "INPUT_REVOKE", "apply", "INPUT_CONFIG", "revoker.toml")); !errors.Is(err, ErrUnsupported) ||
+		!strings.Contains(err.Error(), "revoke requires leakstop revoke") {
+		t.Errorf("revoke: err = %v", err)
+	}
+	if _, err := w.run(maps(env, "INPUT_VERIFY", "true", "INPUT_CONFIG", "revoker.toml")); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("verify: err = %v", err)
+	}
+}
+
+func maps(m map[string]string, kv ...string) map[string]string {
+	out := map[string]string{}
+	for k, v := range m {
+		out[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		out[kv[i]] = kv[i+1]
+	}
+	return out
+}
+
+func TestFailOnFindingsFalseAndNoComment(t *testing.T) {
+	w := newPRWorld(t)
+	w.gh.AddPullRequest("octo", "app", githubtest.PullRequest{Number: w.number, HeadSHA: w.head, BaseSHA: w.base})
+	res, err := w.run(maps(w.prEvent(2), "INPUT_FAIL_ON_FINDINGS", "false", "INPUT_COMMENT", "false"))
+	if err != nil || res.Findings != 2 {
+		t.Fatalf("%v %+v", err, res)
+	}
+	if n := len(w.gh.Requests()); n != 0 {
+		t.Fatalf("comment: false made %d API calls", n)
+	}
+}
+
+func TestIgnoreFileAndRules(t *testing.T) {
+	w := newPRWorld(t)
+	w.gh.AddPullRequest("octo", "app", githubtest.PullRequest{Number: w.number, HeadSHA: w.head, BaseSHA: w.base})
+	// First learn the fingerprints, then ignore the old leak in the
+	// pull request's own .leakstopignore.
+	res, err := w.run(maps(w.prEvent(2), "INPUT_COMMENT", "false"))
+	if !errors.Is(err, ErrFindings) {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(res.Report)
+	fp := regexp.MustCompile(`"fingerprint":\s*"([0-9a-f]+)"[^}]*?"path":\s*"old.env"`).FindStringSubmatch(string(b))
+	if fp == nil {
+		// field order may differ; fall back to scanning findings
+		var doc struct {
+			Findings []struct {
+				Fingerprint string `json:"fingerprint"`
+				Locations   []struct {
+					Path string `json:"path"`
+				} `json:"locations"`
+			} `json:"findings"`
+		}
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range doc.Findings {
+			if len(f.Locations) > 0 && f.Locations[0].Path == "old.env" {
+				fp = []string{"", f.Fingerprint}
+			}
+		}
+	}
+	if fp == nil {
+		t.Fatalf("no fingerprint for old.env in %s", b)
+	}
+	gitIn(t, w.dev, "checkout", "-q", "feature")
+	writeFile(t, w.dev, ".leakstopignore", fp[1]+"  # rotated long ago\n")
+	// And a rules file that finds a custom token.
+	custom := randHex(t, 16)
+	writeFile(t, w.dev, "acme.txt", "acme_token = "+custom+"\n")
+	writeFile(t, w.dev, ".leakstop.toml", "[[rules]]\nid = \"acme-token\"\ndescription = \"ACME token\"\nkind = \"secret\"\n"+
+		"regex = '''acme_token\\s*=\\s*(?P<secret>[0-9a-f]{32})'''\nkeywords = [\"acme_token\"]\nreport_unpaired = true\nexamples = [\"acme_token = {{token}}\"]\n")
+	w.head = commitAll(t, w.dev, "ignore the old one")
+	w.push("feature")
+	// actions/checkout of a pull request checks out its head (here) or
+	// merge commit: the ignore and rules files come from the checkout.
+	gitIn(t, w.dev, "checkout", "-q", "main")
+	w.checkout("feature")
+	w.stdout.Reset()
+	res, err = w.run(maps(w.prEvent(3), "INPUT_COMMENT", "false"))
+	if res == nil {
+		t.Fatalf("run: %v\n%s", err, w.stdout.String())
+	}
+	if !errors.Is(err, ErrFindings) || res.Findings != 2 || res.IgnoredNum != 1 {
+		t.Fatalf("%v findings=%d ignored=%d\n%s", err, res.Findings, res.IgnoredNum, w.stdout.String())
+	}
+	if !strings.Contains(w.stdout.String(), "file=acme.txt,line=1") || strings.Contains(w.stdout.String(), "file=old.env") {
+		t.Fatalf("stdout:\n%s", w.stdout.String())
+	}
+	if !strings.Contains(w.read("summary.md"), "1 credential ignored by `.leakstopignore`") {
+		t.Fatalf("summary:\n%s", w.read("summary.md"))
+	}
+	w.noSecrets(w.oldCred.token, w.newCred.token, custom)
+
+	// A broken rules file is an error, not a clean run.
+	if err := os.WriteFile(w.ws+"/.leakstop.toml", []byte("[[rules]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.run(maps(w.prEvent(3), "INPUT_COMMENT", "false")); err == nil || errors.Is(err, ErrFindings) {
+		t.Fatalf("broken rules: err = %v", err)
+	}
+}
+
+func TestPush(t *testing.T) {
+	w := newWorld(t)
+	leak, leak2 := newCred(t), newCred(t)
+	writeFile(t, w.dev, "old.env", leak.env())
+	commitAll(t, w.dev, "an old leak")
+	var before string
+	for i := range 30 {
+		writeFile(t, w.dev, "n.txt", fmt.Sprint(i))
+		before = commitAll(t, w.dev, fmt.Sprint("c", i))
+	}
+	writeFile(t, w.dev, "new.env", leak2.env())
+	commitAll(t, w.dev, "a new leak")
+	writeFile(t, w.dev, "n.txt", "after")
+	after := commitAll(t, w.dev, "after")
+	w.push("main")
+	w.checkout("main")
+
+	// push: before..after only.
+	env := w.event("push", map[string]any{"ref": "refs/heads/main", "before": before, "after": after,
+		"repository": map[string]any{"full_name": "octo/app", "default_branch": "main"}})
+	res, err := w.run(env)
+	if !errors.Is(err, ErrFindings) || res.Findings != 1 {
+		t.Fatalf("push: %v %+v\n%s", err, res, w.stdout.String())
+	}
+	if !strings.Contains(w.stdout.String(), "file=new.env") {
+		t.Fatalf("stdout:\n%s", w.stdout.String())
+	}
+
+	// A new branch (before is all zeros): what is not on main.
+	gitIn(t, w.dev, "checkout", "-q", "-b", "topic")
+	leak3 := newCred(t)
+	writeFile(t, w.dev, "topic.env", leak3.env())
+	topic := commitAll(t, w.dev, "topic leak")
+	w.push("topic")
+	w.checkout("topic")
+	w.stdout.Reset()
+	env = w.event("push", map[string]any{"ref": "refs/heads/topic", "before": zeroSHA, "after": topic, "created": true,
+		"repository": map[string]any{"full_name": "octo/app", "default_branch": "main"}})
+	res, err = w.run(env)
+	if !errors.Is(err, ErrFindings) || res.Findings != 1 || !strings.Contains(w.stdout.String(), "file=topic.env") {
+		t.Fatalf("new branch: %v %+v\n%s", err, res, w.stdout.String())
+	}
+
+	// A deleted branch: nothing to scan.
+	env = w.event("push", map[string]any{"ref": "refs/heads/topic", "before": topic, "after": zeroSHA, "deleted": true})
+	if res, err := w.run(env); err != nil || res.Findings != 0 {
+		t.Fatalf("deleted: %v", err)
+	}
+
+	// schedule: the whole history of every branch.
+	w.checkout("main")
+	w.stdout.Reset()
+	res, err = w.run(w.event("schedule", map[string]any{"schedule": "0 3 * * *"}))
+	if !errors.Is(err, ErrFindings) || res.Findings != 3 {
+		t.Fatalf("schedule: %v %+v\n%s", err, res, w.stdout.String())
+	}
+	if sh := gitIn(t, w.ws, "rev-parse", "--is-shallow-repository"); sh != "false" {
+		t.Fatal("history scan left the checkout shallow")
+	}
+	w.noSecrets(leak.token, leak2.token, leak3.token)
+}
+
+func TestHostilePathsAreEscaped(t *testing.T) {
+	w := newPRWorld(t)
+	gitIn(t, w.dev, "checkout", "-q", "feature")
+	evil := "x,y:z%0A\n::warning::owned <img src=x>|.env"
+	writeFile(t, w.dev, evil, newCred(t).env())
+	w.head = commitAll(t, w.dev, "evil name")
+	w.push("feature")
+	w.checkout("main")
+	w.gh.AddPullRequest("octo", "app", githubtest.PullRequest{Number: w.number, HeadSHA: w.head, BaseSHA: w.base})
+	_, err := w.run(w.prEvent(3))
+	if !errors.Is(err, ErrFindings) {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(w.stdout.String(), "\n") {
+		if strings.HasPrefix(line, "::warning::owned") {
+			t.Fatalf("injected a workflow command:\n%s", w.stdout.String())
+		}
+	}
+	if !strings.Contains(w.stdout.String(), "file=x%2Cy%3Az%250A%0A%3A%3Awarning%3A%3Aowned <img src=x>|.env,line=2") {
+		t.Fatalf("file property not escaped:\n%s", w.stdout.String())
+	}
+	sum := w.read("summary.md")
+	if strings.Contains(sum, "<img") || strings.Contains(sum, "owned <") {
+		t.Fatalf("summary holds raw HTML:\n%s", sum)
+	}
+	var found bool
+	for _, c := range w.gh.ReviewComments("octo", "app", w.number) {
+		if c.Path == evil {
+			found = true
+			if !strings.Contains(c.Body, "path="+url.PathEscape(evil)+" line=2 -->") {
+				t.Fatalf("marker:\n%s", c.Body)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no comment on the file with a hostile name")
+	}
+}

@@ -1,0 +1,148 @@
+package ghaction
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/leakstop/leakstop/scanner"
+)
+
+// mdText escapes text for Markdown (a table cell or a line): characters
+// that Markdown or HTML would interpret become character references, and
+// line breaks become spaces, so a file name cannot inject markup, links
+// or mentions.
+func mdText(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\n' || r == '\r' || r == '\t':
+			b.WriteByte(' ')
+		case r < 0x20 || r == 0x7f:
+			b.WriteString("\uFFFD")
+		case strings.ContainsRune("\\`*_{}[]<>()#+-.!|~&@:\"'=$", r):
+			b.WriteString("&#" + strconv.Itoa(int(r)) + ";")
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// code renders s as a Markdown code span when it is made of characters
+// that are safe there, else as escaped text.
+func code(s string) string {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("…[]._-/*", r)) {
+			return mdText(s)
+		}
+	}
+	if s == "" {
+		return ""
+	}
+	return "`" + s + "`"
+}
+
+// rotationSteps says how to cut off a leaked credential.
+func rotationSteps(credential string) []string {
+	switch credential {
+	case "auth-token":
+		return []string{
+			"In the Twilio Console (Account › API keys & tokens), request a secondary Auth Token.",
+			"Deploy the secondary token everywhere the account's Auth Token is used.",
+			"Promote the secondary token to primary: the leaked token stops working at once.",
+			"Check the account's usage and logs for activity you do not recognise.",
+		}
+	case "api-key":
+		return []string{
+			"In the Twilio Console (Account › API keys & tokens), create a new API key.",
+			"Deploy the new key SID and secret everywhere the leaked key is used.",
+			"Delete the leaked API key: its secret stops working at once.",
+			"Check the account's usage and logs for activity you do not recognise.",
+		}
+	}
+	return []string{"Rotate the credential in the Twilio Console, deploy the new one, and revoke the leaked one."}
+}
+
+const historyNote = "Deleting the line is not enough: the secret stays in the branch's history, in forks and in clones."
+
+func numbered(steps []string) string {
+	var b strings.Builder
+	for i, s := range steps {
+		fmt.Fprintf(&b, "%d. %s\n", i+1, s)
+	}
+	return b.String()
+}
+
+// allowHelp says how to allow a false positive, in Markdown.
+func allowHelp(fp string) string {
+	return "**Not a live credential?** (a test fixture, Twilio test credentials) Add `leakstop:allow` in a comment on the line, " +
+		"or add the fingerprint to `" + ignoreFileName + "` at the root of the repository, saying why:\n\n```\n" +
+		fp + "  # why it is safe\n```\n"
+}
+
+// summaryMarkdown is the job summary.
+func summaryMarkdown(scope Scope, findings []scanner.Finding, ignored int, stats scanner.Stats, notes []string) string {
+	var b strings.Builder
+	n := len(findings)
+	if n == 0 {
+		b.WriteString("## leakstop: no Twilio credentials found\n\n")
+	} else {
+		fmt.Fprintf(&b, "## leakstop: %d Twilio credential%s found\n\n", n, plural(n))
+	}
+	fmt.Fprintf(&b, "Scanned %s — %d commit%s, %d file%s.", mdText(scope.Describe),
+		stats.Commits, plural(int(stats.Commits)), stats.Files, plural(int(stats.Files)))
+	if ignored > 0 {
+		fmt.Fprintf(&b, " %d credential%s ignored by `%s`.", ignored, plural(ignored), ignoreFileName)
+	}
+	b.WriteString("\n\n")
+	for _, note := range notes {
+		fmt.Fprintf(&b, "> %s\n\n", mdText(note))
+	}
+	if n == 0 {
+		return b.String()
+	}
+	b.WriteString("| Credential | Identifier | Secret (redacted) | Where | Commit | Fingerprint |\n")
+	b.WriteString("|---|---|---|---|---|---|\n")
+	creds := map[string]bool{}
+	for i := range findings {
+		f := &findings[i]
+		creds[f.Credential] = true
+		l := labelsFor(f.Credential)
+		name := l.credential
+		if f.Test {
+			name += " (test credentials)"
+		}
+		id := "(none found)"
+		if f.Identifier != "" {
+			id = code(f.Identifier)
+		}
+		for _, loc := range f.Locations {
+			commit := ""
+			if loc.Commit != nil && loc.Commit.Hash != "" {
+				commit = code(short(loc.Commit.Hash))
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s:%d | %s | %s |\n", mdText(name), id, code(f.Secret.String()),
+				mdText(loc.Path), loc.Line, commit, code(f.Fingerprint))
+		}
+	}
+	b.WriteString("\n### How to fix\n\n")
+	for _, c := range []string{"auth-token", "api-key"} {
+		if creds[c] {
+			fmt.Fprintf(&b, "**%s**\n\n%s\n", labelsFor(c).credential, numbered(rotationSteps(c)))
+		}
+	}
+	if creds[""] || creds["secret"] {
+		b.WriteString(numbered(rotationSteps("")) + "\n")
+	}
+	b.WriteString(historyNote + "\n\n### How to allow a false positive\n\n")
+	b.WriteString(allowHelp("FINGERPRINT"))
+	return b.String()
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}

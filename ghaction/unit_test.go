@@ -1,0 +1,192 @@
+package ghaction
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-github/v60/github"
+)
+
+func TestEscape(t *testing.T) {
+	if got := EscapeData("50% done\r\nnext ::x"); got != "50%25 done%0D%0Anext ::x" {
+		t.Errorf("EscapeData = %q", got)
+	}
+	if got := EscapeProperty("a,b:c%\n"); got != "a%2Cb%3Ac%25%0A" {
+		t.Errorf("EscapeProperty = %q", got)
+	}
+	a := Annotation{Level: "error", File: "dir/a,b.env", Line: 3, Col: 5, Title: "T: x", Message: "m\nn"}
+	if got := a.String(); got != "::error file=dir/a%2Cb.env,line=3,col=5,title=T%3A x::m%0An" {
+		t.Errorf("annotation = %q", got)
+	}
+	if got := (Annotation{Level: "warning", Message: "w"}).String(); got != "::warning::w" {
+		t.Errorf("bare annotation = %q", got)
+	}
+}
+
+func TestMarkdownEscapes(t *testing.T) {
+	got := mdText("a|b <img> [x](y) @team `c`\nd")
+	for _, bad := range []string{"|", "<", ">", "[", "@", "`", "\n"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("mdText left %q in %q", bad, got)
+		}
+	}
+	if code("ab12…[REDACTED]") != "`ab12…[REDACTED]`" || strings.Contains(code("a`b"), "`a") {
+		t.Error("code")
+	}
+}
+
+func TestParseDiffLines(t *testing.T) {
+	diff := strings.Join([]string{
+		"diff --git a/a.txt b/a.txt",
+		"index 1..2 100644",
+		"--- a/a.txt",
+		"+++ b/a.txt",
+		"@@ -1,3 +1,4 @@",
+		" one",
+		"+++ an added line that looks like a header",
+		" two",
+		"@@ -20 +21,2 @@ func x",
+		"diff --git a/gone.txt b/gone.txt",
+		"deleted file mode 100644",
+		"--- a/gone.txt",
+		"+++ /dev/null",
+		"@@ -1 +0,0 @@",
+		"diff --git \"a/sp ace\\tq\" \"b/sp ace\\tq\"",
+		"new file mode 100644",
+		"--- /dev/null",
+		"+++ \"b/sp ace\\tq\"\t",
+		"@@ -0,0 +1 @@",
+		"diff --git a/empty b/empty",
+		"@@ -1,2 +0,0 @@",
+	}, "\n")
+	got := parseDiffLines(diff)
+	want := map[string][]int{"a.txt": {1, 2, 3, 4, 21, 22}, "sp ace\tq": {1}}
+	if len(got) != len(want) {
+		t.Fatalf("got %v", got)
+	}
+	for p, lines := range want {
+		if len(got[p]) != len(lines) {
+			t.Errorf("%q: %v, want %v", p, got[p], lines)
+		}
+		for _, l := range lines {
+			if !got[p][l] {
+				t.Errorf("%q: line %d missing", p, l)
+			}
+		}
+	}
+}
+
+func TestScopeFor(t *testing.T) {
+	sha := func(c byte) string { return strings.Repeat(string(c), 40) }
+	pr := &Event{PullRequest: &PullRequest{Number: 4, Commits: 2}}
+	pr.PullRequest.Base.SHA, pr.PullRequest.Head.SHA = sha('a'), sha('b')
+	s, err := ScopeFor("pull_request", pr)
+	if err != nil || s.Kind != ScopeRange || s.Base != sha('a') || s.Head != sha('b') || s.PR != 4 || s.Commits != 2 {
+		t.Fatalf("pull_request: %+v %v", s, err)
+	}
+	bad := &Event{PullRequest: &PullRequest{Number: 4}}
+	bad.PullRequest.Base.SHA, bad.PullRequest.Head.SHA = "--upload-pack=evil", sha('b')
+	if _, err := ScopeFor("pull_request", bad); err == nil {
+		t.Fatal("an option as a sha was accepted")
+	}
+	push := &Event{Before: sha('a'), After: sha('b')}
+	push.Repository.DefaultBranch = "main"
+	if s, _ := ScopeFor("push", push); s.Kind != ScopeRange || s.DefaultBranch != "main" {
+		t.Fatalf("push: %+v", s)
+	}
+	push.Before, push.Ref = zeroSHA, "refs/heads/topic"
+	if s, _ := ScopeFor("push", push); s.Kind != ScopeNewBranch || s.DefaultBranch != "main" {
+		t.Fatalf("new branch: %+v", s)
+	}
+	push.Ref = "refs/heads/main"
+	if s, _ := ScopeFor("push", push); s.Kind != ScopeNewBranch || s.DefaultBranch != "" {
+		t.Fatalf("new default branch: %+v", s)
+	}
+	push.Repository.DefaultBranch, push.Ref = "-x", "refs/heads/topic"
+	if s, _ := ScopeFor("push", push); s.DefaultBranch != "" {
+		t.Fatalf("bad default branch accepted: %+v", s)
+	}
+	if s, _ := ScopeFor("push", &Event{Before: sha('a'), After: zeroSHA, Deleted: true}); s.Kind != ScopeNothing {
+		t.Fatalf("deleted: %+v", s)
+	}
+	for _, name := range []string{"schedule", "workflow_dispatch", ""} {
+		if s, _ := ScopeFor(name, &Event{}); s.Kind != ScopeHistory {
+			t.Fatalf("%s: %+v", name, s)
+		}
+	}
+}
+
+func TestRetryWaits(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	p := Retry{Now: func() time.Time { return now }}.withDefaults()
+	resp := func(code int, h map[string]string) *http.Response {
+		r := &http.Response{StatusCode: code, Header: http.Header{}, Request: &http.Request{}}
+		for k, v := range h {
+			r.Header.Set(k, v)
+		}
+		return r
+	}
+	ra := 9 * time.Second
+	cases := []struct {
+		name       string
+		err        error
+		idempotent bool
+		attempt    int
+		want       time.Duration
+		retry      bool
+	}{
+		{"primary", &github.RateLimitError{Rate: github.Rate{Reset: github.Timestamp{Time: now.Add(30 * time.Second)}}, Response: resp(403, nil)}, false, 0, 31 * time.Second, true},
+		{"secondary", &github.AbuseRateLimitError{RetryAfter: &ra, Response: resp(403, nil)}, false, 0, ra, true},
+		{"secondary, no hint", &github.AbuseRateLimitError{Response: resp(403, nil)}, false, 2, 4 * time.Minute, true},
+		{"429 retry-after", &github.ErrorResponse{Response: resp(429, map[string]string{"Retry-After": "5"})}, false, 0, 5 * time.Second, true},
+		{"429 reset", &github.ErrorResponse{Response: resp(429, map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1700000010"})}, false, 0, 11 * time.Second, true},
+		{"429 bare", &github.ErrorResponse{Response: resp(429, nil)}, false, 1, 2 * time.Minute, true},
+		{"403 forbidden", &github.ErrorResponse{Response: resp(403, nil)}, true, 0, 0, false},
+		{"500 idempotent", &github.ErrorResponse{Response: resp(500, nil)}, true, 1, 2 * time.Second, true},
+		{"500 not idempotent", &github.ErrorResponse{Response: resp(500, nil)}, false, 0, 0, false},
+		{"network", errors.New("connection reset"), true, 0, 0, false},
+	}
+	for _, c := range cases {
+		got, retry := p.wait(c.err, nil, c.attempt, c.idempotent)
+		if got != c.want || retry != c.retry {
+			t.Errorf("%s: wait %v retry %v, want %v %v", c.name, got, retry, c.want, c.retry)
+		}
+	}
+
+	// A wait past MaxWait is not taken.
+	calls := 0
+	err := Retry{MaxWait: time.Second, Now: func() time.Time { return now }}.do(context.Background(), true, func(context.Context) (*github.Response, error) {
+		calls++
+		return nil, &github.ErrorResponse{Response: resp(429, map[string]string{"Retry-After": "60"})}
+	})
+	if calls != 1 || err == nil || !strings.Contains(err.Error(), "more than 1s") {
+		t.Fatalf("calls=%d err=%v", calls, err)
+	}
+}
+
+func TestReadInputs(t *testing.T) {
+	in, err := ReadInputs(func(string) string { return "" })
+	if err != nil || !in.FailOnFindings || in.Verify || in.Revoke != RevokeOff || !in.Comment || !in.SARIF {
+		t.Fatalf("defaults: %+v %v", in, err)
+	}
+	env := map[string]string{"INPUT_FAIL-ON-FINDINGS": "False", "INPUT_REVOKE": " Plan ", "INPUT_GITHUB_TOKEN": "t"}
+	in, err = ReadInputs(func(k string) string { return env[k] })
+	if err != nil || in.FailOnFindings || in.Revoke != RevokePlan || in.Token != "t" {
+		t.Fatalf("%+v %v", in, err)
+	}
+	pasted := strings.Repeat("ab", 16)
+	_, err = ReadInputs(func(k string) string {
+		if k == "INPUT_VERIFY" {
+			return pasted
+		}
+		return ""
+	})
+	var ie *InputError
+	if !errors.As(err, &ie) || strings.Contains(err.Error(), pasted) {
+		t.Fatalf("err = %v", err)
+	}
+}
