@@ -55,6 +55,7 @@ func commands() map[string]command {
 		"rules":   {"check rules files: leakstop rules test FILE", runRules},
 		"version": {"print the version", runVersion},
 		"hook":    {"install or remove the git pre-commit hook; run it", runHook},
+		"action":  {"run the GitHub Action (action.yml) in a workflow", runAction},
 	}
 }
 
