@@ -127,7 +127,7 @@ type Scope struct {
 	Describe string
 }
 
-const zeroSHA = "0000000000000000000000000000000000000000"
+var zeroSHA = strings.Repeat("0", 40)
 
 func isZero(sha string) bool { return strings.Trim(sha, "0") == "" }
 

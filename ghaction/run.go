@@ -128,7 +128,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	// History, then the scan.
 	g := &gitRepo{dir: ws, remote: "origin", token: in.Token, server: gc.ServerURL, log: logf}
 	gopts := scanner.GitOptions{Options: scanner.Options{Warn: func(msg string) {
-		fmt.Fprintln(cfg.Stderr, "leakstop: warning: "+msg)
+		fmt.Fprintln(cfg.Stderr, "leakstop: warning: "+EscapeData(msg))
 	}}}
 	var scanRes *scanner.Result
 	switch scope.Kind {
