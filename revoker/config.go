@@ -52,7 +52,54 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // MarshalText writes the duration as Go does.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
 
-// Config is the revoker's configuration file.
+// Config is the revoker's configuration file, for example:
+//
+//	mode = "apply"                 # default "plan": verify and show, change nothing
+//	state = "/var/lib/leakstop/state.db"   # or postgres://…
+//	grace_period = "30s"           # between delivery and cutting the old secret off
+//
+//	[readiness]                    # optional: also wait until this exits 0
+//	command = ["./check-consumers.sh"]
+//	timeout = "10m"
+//	interval = "10s"
+//
+//	[[accounts]]                   # only these accounts are ever rotated
+//	sid = "AC…"
+//	name = "production"
+//	credential_env = "TWILIO_PROD_AUTH_TOKEN"  # the owner's current primary token
+//	sinks = ["actions", "vault"]
+//	notifiers = ["slack"]          # default: all
+//
+//	[[sinks]]
+//	name = "actions"
+//	type = "github-secret"         # a repository (or, without repo, organisation) secret
+//	owner = "acme"
+//	repo = "app"
+//	secret = "TWILIO_AUTH_TOKEN"
+//	token_env = "GITHUB_TOKEN"
+//
+//	[[sinks]]
+//	name = "vault"
+//	type = "command"               # gets the new secret on standard input
+//	command = ["vault", "kv", "put", "secret/twilio", "auth_token=-"]
+//
+//	[[sinks]]
+//	name = "api-keys"
+//	type = "github-secret"
+//	kind = "api-key"               # receives replacement API keys
+//	owner = "acme"
+//	repo = "app"
+//	secret = "TWILIO_API_SECRET"
+//	key_sid_secret = "TWILIO_API_KEY"
+//
+//	[[notifiers]]
+//	name = "slack"
+//	type = "webhook"
+//	url_env = "SLACK_WEBHOOK_URL"
+//	key_env = "LEAKSTOP_WEBHOOK_KEY"   # optional signing key
+//
+//	[[notifiers]]
+//	type = "github-issue"          # an issue where the leak was found
 type Config struct {
 	// Mode is ModePlan (default) or ModeApply.
 	Mode Mode `toml:"mode"`

@@ -138,7 +138,7 @@ func TestAPIKeyLeaked(t *testing.T) {
 	}
 }
 
-func TestStandardKeyWithoutOwnerIsBlocked(t *testing.T) {
+func TestStandardKeyWithoutOwnerIsUnverifiable(t *testing.T) {
 	e := newEnv(t)
 	keySID, keySecret := e.fake.AddKey(e.acct, false)
 	res := e.apply(e.revoker(), Leak{Kind: KindAPIKey, AccountSID: e.acct, KeySID: keySID, Secret: keySecret})
