@@ -426,6 +426,16 @@ func TestPush(t *testing.T) {
 		t.Fatalf("new branch: %v %+v\n%s", err, res, w.stdout.String())
 	}
 
+	// A force push whose "before" the server no longer has: what is not
+	// on the default branch.
+	w.stdout.Reset()
+	env = w.event("push", map[string]any{"ref": "refs/heads/topic", "before": randHex(t, 20), "after": topic, "forced": true,
+		"repository": map[string]any{"full_name": "octo/app", "default_branch": "main"}})
+	res, err = w.run(env)
+	if !errors.Is(err, ErrFindings) || res.Findings != 1 || !strings.Contains(w.stdout.String(), "cannot be fetched") {
+		t.Fatalf("forced push: %v %+v\n%s", err, res, w.stdout.String())
+	}
+
 	// A deleted branch: nothing to scan.
 	env = w.event("push", map[string]any{"ref": "refs/heads/topic", "before": topic, "after": zeroSHA, "deleted": true})
 	if res, err := w.run(env); err != nil || res.Findings != 0 {
@@ -481,5 +491,26 @@ func TestHostilePathsAreEscaped(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("no comment on the file with a hostile name")
+	}
+}
+
+func TestPullRequestBaseMoved(t *testing.T) {
+	// main moved on after the branch was made: the PR's commits are those
+	// since the merge base, found by deepening the shallow checkout.
+	w := newPRWorld(t)
+	forkPoint := w.base
+	gitIn(t, w.dev, "checkout", "-q", "main")
+	for i := range 60 {
+		writeFile(t, w.dev, "history.txt", fmt.Sprintf("later main commit %d\n", i))
+		w.base = commitAll(t, w.dev, fmt.Sprintf("later %d", i))
+	}
+	w.push("main")
+	w.checkout("main")
+	res, err := w.run(maps(w.prEvent(2), "INPUT_COMMENT", "false"))
+	if !errors.Is(err, ErrFindings) || res.Findings != 2 || res.MergeBase != forkPoint {
+		t.Fatalf("%v %+v\n%s", err, res, w.stdout.String())
+	}
+	if !strings.Contains(w.stdout.String(), "deepening by") {
+		t.Fatalf("no deepening:\n%s", w.stdout.String())
 	}
 }
