@@ -176,7 +176,7 @@ func TestScanStagedBrokenRepo(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := ScanStaged(context.Background(), detector(t), dir, scanner.Options{})
-	if err == nil || !strings.Contains(err.Error(), "missing") {
+	if err == nil || !strings.Contains(err.Error(), "not found") {
 		t.Fatalf("err = %v, want a missing object", err)
 	}
 	if _, err := ScanStaged(context.Background(), detector(t), t.TempDir(), scanner.Options{}); err == nil {

@@ -1,24 +1,27 @@
 package scanner
 
 import (
+	"bufio"
 	"bytes"
 	"container/heap"
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/format/index"
 )
 
 // scanStaged scans the blobs of the index that differ from HEAD's tree:
 // what the next commit would add. It reads no history.
 func (g *gitScan) scanStaged(ctx context.Context) error {
-	idx, err := g.st.Index()
+	idx, err := g.readIndex()
 	if err != nil {
-		return fmt.Errorf("read index: %w", err)
+		return err
 	}
 	var headTree plumbing.Hash
 	head, err := g.repo.Head()
@@ -75,6 +78,28 @@ func (g *gitScan) scanStaged(ctx context.Context) error {
 	g.res.Findings = c.Findings()
 	g.notes()
 	return nil
+}
+
+// readIndex reads the index to scan: GitOptions.IndexFile, or the
+// repository's own.
+func (g *gitScan) readIndex() (*index.Index, error) {
+	if g.opts.IndexFile == "" {
+		idx, err := g.st.Index()
+		if err != nil {
+			return nil, fmt.Errorf("read index: %w", err)
+		}
+		return idx, nil
+	}
+	f, err := os.Open(g.opts.IndexFile)
+	if err != nil {
+		return nil, fmt.Errorf("read index: %w", err)
+	}
+	defer f.Close()
+	idx := &index.Index{}
+	if err := index.NewDecoder(bufio.NewReader(f)).Decode(idx); err != nil {
+		return nil, fmt.Errorf("read index %s: %w", g.opts.IndexFile, err)
+	}
+	return idx, nil
 }
 
 // headLookup finds the blob at a path of a tree, reading only the trees

@@ -31,6 +31,11 @@ type GitOptions struct {
 	// Range "BASE..HEAD" scans the blobs that the commits of HEAD's
 	// history not in BASE's add (what a pull request adds).
 	Range string
+	// IndexFile, with Staged, reads this index file instead of the
+	// repository's own: git hands hooks a temporary one (GIT_INDEX_FILE)
+	// for "git commit -a" and "git commit PATH". A relative path is taken
+	// from the current directory, as git does.
+	IndexFile string
 	// Staged scans the index against HEAD: what a commit is about to add.
 	Staged bool
 	// Since keeps only commits made after this time (zero: all).

@@ -149,9 +149,6 @@ func runHookRun(ctx context.Context, s *stdio, args []string) error {
 }
 
 func hookRun(ctx context.Context, s *stdio, rulesExtend, ignoreFile string, maxSize int64) error {
-	if err := absIndexFile(); err != nil {
-		return err
-	}
 	repo, err := hook.FindRepo(ctx, ".")
 	if err != nil {
 		return err
@@ -196,16 +193,3 @@ func hookRun(ctx context.Context, s *stdio, rulesExtend, ignoreFile string, maxS
 	return errFindings
 }
 
-// absIndexFile makes a relative GIT_INDEX_FILE (set by git for hooks)
-// absolute, so that it still names the same file when git runs elsewhere.
-func absIndexFile() error {
-	p := os.Getenv("GIT_INDEX_FILE")
-	if p == "" || filepath.IsAbs(p) {
-		return nil
-	}
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		return fmt.Errorf("GIT_INDEX_FILE: %w", err)
-	}
-	return os.Setenv("GIT_INDEX_FILE", abs)
-}

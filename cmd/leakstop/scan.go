@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/leakstop/leakstop/hook"
 	"github.com/leakstop/leakstop/report"
 	"github.com/leakstop/leakstop/scanner"
 )
@@ -104,6 +105,11 @@ func runScan(ctx context.Context, s *stdio, args []string) error {
 		gopts := scanner.GitOptions{
 			Options: opts, Range: f.rangeSpec, Staged: f.staged, Branch: f.branch,
 			AllObjects: f.allObjects, AllLocations: f.allLocations,
+		}
+		if f.staged {
+			if gopts.IndexFile, err = hook.IndexFileFromEnv(); err != nil {
+				return err
+			}
 		}
 		if f.since != "" {
 			if gopts.Since, err = parseDate(f.since); err != nil {
