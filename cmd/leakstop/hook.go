@@ -192,4 +192,3 @@ func hookRun(ctx context.Context, s *stdio, rulesExtend, ignoreFile string, maxS
 	}
 	return errFindings
 }
-
