@@ -228,7 +228,7 @@ const (
 	DefaultLockTTL     = 2 * time.Minute
 	DefaultLockWait    = 30 * time.Second
 	DefaultConcurrency = 4
-	DefaultReadyTimout = 10 * time.Minute
+	DefaultReadyTimeout = 10 * time.Minute
 	DefaultReadyEvery  = 10 * time.Second
 )
 
@@ -427,7 +427,7 @@ func (c Config) withDefaults() Config {
 	if r := c.Readiness; r != nil {
 		rc := *r
 		if rc.Timeout <= 0 {
-			rc.Timeout = Duration(DefaultReadyTimout)
+			rc.Timeout = Duration(DefaultReadyTimeout)
 		}
 		if rc.Interval <= 0 {
 			rc.Interval = Duration(DefaultReadyEvery)

@@ -67,7 +67,7 @@ type = "github-issue"
 		t.Fatal(err)
 	}
 	if c.Mode != ModeApply || time.Duration(c.GracePeriod) != 45*time.Second || c.Readiness == nil ||
-		time.Duration(c.Readiness.Timeout) != DefaultReadyTimout || time.Duration(c.LockTTL) != DefaultLockTTL {
+		time.Duration(c.Readiness.Timeout) != DefaultReadyTimeout || time.Duration(c.LockTTL) != DefaultLockTTL {
 		t.Fatalf("decoded: %+v", c)
 	}
 	if a := c.Account(strings.ToUpper(sid[:2]) + strings.ToUpper(sid[2:])); a == nil || a.Name != "production" {

@@ -40,7 +40,7 @@ func (r *runner) waitReady(ctx context.Context) error {
 			return nil, nil
 		}
 		check := ReadinessCheck{AccountSID: r.sid(), Kind: r.rot.Kind, NewKeySID: r.rot.NewKeySID, RotationID: r.rot.ID}
-		timeout, every := DefaultReadyTimout, DefaultReadyEvery
+		timeout, every := DefaultReadyTimeout, DefaultReadyEvery
 		if rc != nil {
 			timeout, every = time.Duration(rc.Timeout), time.Duration(rc.Interval)
 		}

@@ -164,8 +164,8 @@ func (rv *Revoker) verifyKey(ctx context.Context, a *assessment) {
 		a.detail = strings.Join(problems, "; ")
 	case l.AccountSID == "" && len(candidates) > 0:
 		a.detail = "the key is not in any configured account and could not be verified on its own (a Standard key cannot read its account)"
-	case a.detail == "":
-		a.detail = "a Standard API key cannot be verified on its own; configure the account's credential_env"
+	case len(candidates) == 0:
+		a.detail = "a Standard API key cannot be verified on its own, and its account is not in the configuration"
 	}
 }
 

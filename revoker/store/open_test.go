@@ -110,3 +110,14 @@ func TestMigratesOlderSchema(t *testing.T) {
 		t.Fatalf("after migration: %+v %v", r, err)
 	}
 }
+
+func TestSchemaVersionIsLastMigration(t *testing.T) {
+	if SchemaVersion != len(migrations)-1 {
+		t.Fatalf("SchemaVersion = %d but the last migration is %d", SchemaVersion, len(migrations)-1)
+	}
+	for v := 1; v <= SchemaVersion; v++ {
+		if len(migrations[v]) == 0 {
+			t.Errorf("migration %d is empty", v)
+		}
+	}
+}
