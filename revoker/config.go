@@ -224,12 +224,12 @@ type NotifierConfig struct {
 
 // Defaults.
 const (
-	DefaultGracePeriod = 30 * time.Second
-	DefaultLockTTL     = 2 * time.Minute
-	DefaultLockWait    = 30 * time.Second
-	DefaultConcurrency = 4
+	DefaultGracePeriod  = 30 * time.Second
+	DefaultLockTTL      = 2 * time.Minute
+	DefaultLockWait     = 30 * time.Second
+	DefaultConcurrency  = 4
 	DefaultReadyTimeout = 10 * time.Minute
-	DefaultReadyEvery  = 10 * time.Second
+	DefaultReadyEvery   = 10 * time.Second
 )
 
 // ConfigError is one problem in a configuration file.
