@@ -1,14 +1,9 @@
 package ghaction
 
 import (
-	"context"
 	"errors"
-	"net/http"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/google/go-github/v60/github"
 )
 
 func TestEscape(t *testing.T) {
@@ -117,54 +112,6 @@ func TestScopeFor(t *testing.T) {
 		if s, _ := ScopeFor(name, &Event{}); s.Kind != ScopeHistory {
 			t.Fatalf("%s: %+v", name, s)
 		}
-	}
-}
-
-func TestRetryWaits(t *testing.T) {
-	now := time.Unix(1_700_000_000, 0)
-	p := Retry{Now: func() time.Time { return now }}.withDefaults()
-	resp := func(code int, h map[string]string) *http.Response {
-		r := &http.Response{StatusCode: code, Header: http.Header{}, Request: &http.Request{}}
-		for k, v := range h {
-			r.Header.Set(k, v)
-		}
-		return r
-	}
-	ra := 9 * time.Second
-	cases := []struct {
-		name       string
-		err        error
-		idempotent bool
-		attempt    int
-		want       time.Duration
-		retry      bool
-	}{
-		{"primary", &github.RateLimitError{Rate: github.Rate{Reset: github.Timestamp{Time: now.Add(30 * time.Second)}}, Response: resp(403, nil)}, false, 0, 31 * time.Second, true},
-		{"secondary", &github.AbuseRateLimitError{RetryAfter: &ra, Response: resp(403, nil)}, false, 0, ra, true},
-		{"secondary, no hint", &github.AbuseRateLimitError{Response: resp(403, nil)}, false, 2, 4 * time.Minute, true},
-		{"429 retry-after", &github.ErrorResponse{Response: resp(429, map[string]string{"Retry-After": "5"})}, false, 0, 5 * time.Second, true},
-		{"429 reset", &github.ErrorResponse{Response: resp(429, map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1700000010"})}, false, 0, 11 * time.Second, true},
-		{"429 bare", &github.ErrorResponse{Response: resp(429, nil)}, false, 1, 2 * time.Minute, true},
-		{"403 forbidden", &github.ErrorResponse{Response: resp(403, nil)}, true, 0, 0, false},
-		{"500 idempotent", &github.ErrorResponse{Response: resp(500, nil)}, true, 1, 2 * time.Second, true},
-		{"500 not idempotent", &github.ErrorResponse{Response: resp(500, nil)}, false, 0, 0, false},
-		{"network", errors.New("connection reset"), true, 0, 0, false},
-	}
-	for _, c := range cases {
-		got, retry := p.wait(c.err, nil, c.attempt, c.idempotent)
-		if got != c.want || retry != c.retry {
-			t.Errorf("%s: wait %v retry %v, want %v %v", c.name, got, retry, c.want, c.retry)
-		}
-	}
-
-	// A wait past MaxWait is not taken.
-	calls := 0
-	err := Retry{MaxWait: time.Second, Now: func() time.Time { return now }}.do(context.Background(), true, func(context.Context) (*github.Response, error) {
-		calls++
-		return nil, &github.ErrorResponse{Response: resp(429, map[string]string{"Retry-After": "60"})}
-	})
-	if calls != 1 || err == nil || !strings.Contains(err.Error(), "more than 1s") {
-		t.Fatalf("calls=%d err=%v", calls, err)
 	}
 }
 

@@ -1,17 +1,11 @@
 package sink
 
-// This file is kept in step with revoker/notify/ghretry.go: both packages
-// call GitHub and must treat its rate limits alike.
-
 import (
 	"context"
-	"errors"
-	"fmt"
-	"net/http"
-	"strconv"
-	"time"
 
 	"github.com/google/go-github/v60/github"
+
+	"github.com/leakstop/leakstop/internal/ghretry"
 )
 
 // GitHubRetry bounds the retries of a GitHub API call that hit a rate
@@ -23,142 +17,12 @@ import (
 // second for clock skew); else MinWait doubled on each attempt. A wait
 // longer than MaxWait, or one that would pass the context's deadline, is
 // not taken: the call fails at once with the rate-limit error.
-type GitHubRetry struct {
-	MaxAttempts     int           // tries in all, default 5
-	MinWait         time.Duration // wait for a limit without a hint, default 1m
-	ServerErrorWait time.Duration // first wait after a 5xx, default 1s
-	MaxWait         time.Duration // longest single wait, default 15m
-}
+//
+// It is internal/ghretry's Policy, shared with the other GitHub callers.
+type GitHubRetry ghretry.Policy
 
-func (p GitHubRetry) withDefaults() GitHubRetry {
-	if p.MaxAttempts <= 0 {
-		p.MaxAttempts = 5
-	}
-	if p.MinWait <= 0 {
-		p.MinWait = time.Minute
-	}
-	if p.ServerErrorWait <= 0 {
-		p.ServerErrorWait = time.Second
-	}
-	if p.MaxWait <= 0 {
-		p.MaxWait = 15 * time.Minute
-	}
-	return p
-}
-
-// do runs call until it succeeds, fails for good, or the attempts run out.
-// Only idempotent calls are retried after a 5xx: a rate-limited request
-// was not carried out, a failed one may have been.
+// do runs call until it succeeds, fails for good, or the attempts run out;
+// only idempotent calls are retried after a 5xx.
 func (p GitHubRetry) do(ctx context.Context, idempotent bool, call func(context.Context) (*github.Response, error)) error {
-	p = p.withDefaults()
-	for attempt := 0; ; attempt++ {
-		resp, err := call(ctx)
-		if err == nil {
-			return nil
-		}
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return err
-		}
-		wait, retry := retryWait(err, resp, attempt, p, idempotent, time.Now())
-		if !retry || attempt+1 >= p.MaxAttempts {
-			return err
-		}
-		if wait > p.MaxWait {
-			return fmt.Errorf("wait %s for GitHub (more than %s): %w", wait.Round(time.Second), p.MaxWait, err)
-		}
-		if dl, ok := ctx.Deadline(); ok && time.Now().Add(wait).After(dl) {
-			return fmt.Errorf("wait %s for GitHub (past the deadline): %w", wait.Round(time.Second), err)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("wait for GitHub: %w (after %w)", ctx.Err(), err)
-		case <-t.C:
-		}
-	}
-}
-
-// retryWait decides whether err is worth retrying and after how long.
-func retryWait(err error, resp *github.Response, attempt int, p GitHubRetry, idempotent bool, now time.Time) (time.Duration, bool) {
-	backoff := func(base time.Duration) time.Duration {
-		return min(base<<min(attempt, 20), p.MaxWait+time.Second)
-	}
-	var rle *github.RateLimitError
-	if errors.As(err, &rle) {
-		if ra := retryAfter(rle.Response, now); ra >= 0 {
-			return ra, true
-		}
-		if !rle.Rate.Reset.Time.IsZero() {
-			return max(rle.Rate.Reset.Time.Sub(now)+time.Second, 0), true
-		}
-		return backoff(p.MinWait), true
-	}
-	var are *github.AbuseRateLimitError
-	if errors.As(err, &are) {
-		if are.RetryAfter != nil && *are.RetryAfter > 0 {
-			return *are.RetryAfter, true
-		}
-		return backoff(p.MinWait), true
-	}
-	var hr *http.Response
-	var er *github.ErrorResponse
-	switch {
-	case errors.As(err, &er) && er.Response != nil:
-		hr = er.Response
-	case resp != nil && resp.Response != nil:
-		hr = resp.Response
-	default:
-		return 0, false
-	}
-	switch code := hr.StatusCode; {
-	case code == http.StatusTooManyRequests || (code == http.StatusForbidden && hr.Header.Get("Retry-After") != ""):
-		// go-github does not recognise 429; a 403 with Retry-After is a
-		// limit it did not classify.
-		wait := time.Duration(-1)
-		if ra := retryAfter(hr, now); ra >= 0 {
-			wait = ra
-		}
-		if reset, ok := exhaustedUntil(hr, now); ok {
-			wait = max(wait, reset) // go-github refuses to call again before Reset
-		}
-		if wait < 0 {
-			wait = backoff(p.MinWait)
-		}
-		return wait, true
-	case idempotent && code >= 500 && code != http.StatusNotImplemented:
-		return backoff(p.ServerErrorWait), true
-	}
-	return 0, false
-}
-
-// retryAfter parses Retry-After (seconds or an HTTP date); -1 when absent.
-func retryAfter(r *http.Response, now time.Time) time.Duration {
-	if r == nil {
-		return -1
-	}
-	v := r.Header.Get("Retry-After")
-	if v == "" {
-		return -1
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil && secs >= 0 {
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0)
-	}
-	return -1
-}
-
-// exhaustedUntil reports how long until X-RateLimit-Reset (plus a second)
-// when X-RateLimit-Remaining is 0.
-func exhaustedUntil(r *http.Response, now time.Time) (time.Duration, bool) {
-	if r.Header.Get("X-RateLimit-Remaining") != "0" {
-		return 0, false
-	}
-	epoch, err := strconv.ParseInt(r.Header.Get("X-RateLimit-Reset"), 10, 64)
-	if err != nil {
-		return 0, false
-	}
-	return max(time.Unix(epoch, 0).Sub(now)+time.Second, 0), true
+	return ghretry.Policy(p).Do(ctx, idempotent, call)
 }
