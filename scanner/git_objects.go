@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
 )
@@ -180,11 +181,11 @@ func inflateStream(b []byte, size int64) ([]byte, error) {
 	if size < 0 || size > 1<<34 {
 		return nil, errors.New("bad size")
 	}
-	zr, err := zlib.NewReader(bytes.NewReader(b))
+	zr, err := getZlib(bytes.NewReader(b))
 	if err != nil {
 		return nil, err
 	}
-	defer zr.Close()
+	defer putZlib(zr)
 	out := make([]byte, size)
 	if _, err := io.ReadFull(zr, out); err != nil {
 		return nil, err
@@ -194,6 +195,25 @@ func inflateStream(b []byte, size int64) ([]byte, error) {
 		return nil, errors.New("size mismatch or bad checksum")
 	}
 	return out, nil
+}
+
+// zlibPool recycles zlib readers: each holds a 32 KiB window, and point
+// reads (a staged scan, a tree walk) inflate many small objects.
+var zlibPool sync.Pool
+
+func getZlib(r io.Reader) (io.ReadCloser, error) {
+	if zr, ok := zlibPool.Get().(io.ReadCloser); ok {
+		if err := zr.(zlib.Resetter).Reset(r, nil); err != nil {
+			return nil, err
+		}
+		return zr, nil
+	}
+	return zlib.NewReader(r)
+}
+
+func putZlib(zr io.ReadCloser) {
+	zr.Close()
+	zlibPool.Put(zr)
 }
 
 // readLooseAll reads a whole loose object.
