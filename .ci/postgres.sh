@@ -68,7 +68,7 @@ fi
 bindir=$(find_bindir) || {
 	log "PostgreSQL not found; installing Debian's postgresql package"
 	[ "$(id -u)" = 0 ] || die "PostgreSQL is missing and we are not root: apt-get install -y postgresql"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql >&2
+	{ DEBIAN_FRONTEND=noninteractive apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; } >&2 || die "apt-get update / install postgresql failed"
 	bindir=$(find_bindir) || die "PostgreSQL binaries still not found after install"
 }
 
