@@ -4,13 +4,14 @@ import (
 	"encoding/csv"
 	"io"
 	"strconv"
+	"time"
 )
 
 // csvHeader is the CSV report's first row; each further row is one
 // location of one credential.
 var csvHeader = []string{
 	"fingerprint", "rule", "credential", "identifier", "secret", "confidence", "test",
-	"path", "line", "column", "commit", "author", "date",
+	"path", "line", "column", "commit", "author", "date", "verification", "verified_at",
 }
 
 func writeCSV(w io.Writer, r Report, o Options) error {
@@ -21,14 +22,18 @@ func writeCSV(w io.Writer, r Report, o Options) error {
 	for i := range r.Findings {
 		f := &r.Findings[i]
 		for _, l := range f.Locations {
-			var commit, author, date string
+			var commit, author, date, verifiedAt string
 			if l.Commit != nil {
 				commit, author, date = l.Commit.Hash, l.Commit.Author, l.Commit.Date
+			}
+			if !f.VerifiedAt.IsZero() {
+				verifiedAt = f.VerifiedAt.UTC().Format(time.RFC3339)
 			}
 			row := []string{
 				f.Fingerprint, f.RuleID, f.Credential, f.Identifier, secretText(f, o.NoRedact),
 				f.Confidence.String(), strconv.FormatBool(f.Test),
 				l.Path, strconv.Itoa(l.Line), strconv.Itoa(l.Column), commit, author, date,
+				f.Verification, verifiedAt,
 			}
 			for j := range row {
 				row[j] = csvSafe(row[j])

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/leakstop/leakstop/scanner"
 	"github.com/leakstop/leakstop/secret"
@@ -84,6 +85,11 @@ type DocFinding struct {
 	Confidence     string        `json:"confidence"`
 	Test           bool          `json:"test"`
 	Locations      []DocLocation `json:"locations"`
+	// Verification is "live", "dead", "unknown" or "test" when the
+	// credential was checked against Twilio (scan --verify), else "".
+	// VerifiedAt is when, RFC 3339, or "".
+	Verification string `json:"verification"`
+	VerifiedAt   string `json:"verified_at"`
 }
 
 // docFindingJSON is DocFinding on the wire: "secret" is the full secret or
@@ -100,6 +106,8 @@ type docFindingJSON struct {
 	Confidence     string        `json:"confidence"`
 	Test           bool          `json:"test"`
 	Locations      []DocLocation `json:"locations"`
+	Verification   string        `json:"verification"`
+	VerifiedAt     string        `json:"verified_at"`
 }
 
 // MarshalJSON writes the full secret only when SecretRedacted is false.
@@ -108,7 +116,7 @@ func (f DocFinding) MarshalJSON() ([]byte, error) {
 		Fingerprint: f.Fingerprint, Rule: f.Rule, Description: f.Description,
 		Credential: f.Credential, Identifier: f.Identifier, Account: f.Account,
 		SecretRedacted: f.SecretRedacted, Confidence: f.Confidence, Test: f.Test,
-		Locations: f.Locations,
+		Locations: f.Locations, Verification: f.Verification, VerifiedAt: f.VerifiedAt,
 	}
 	switch {
 	case !f.SecretRedacted:
@@ -141,7 +149,7 @@ func (f *DocFinding) UnmarshalJSON(b []byte) error {
 		Fingerprint: w.Fingerprint, Rule: w.Rule, Description: w.Description,
 		Credential: w.Credential, Identifier: w.Identifier, Account: w.Account,
 		SecretRedacted: w.SecretRedacted, Confidence: w.Confidence, Test: w.Test,
-		Locations: w.Locations,
+		Locations: w.Locations, Verification: w.Verification, VerifiedAt: w.VerifiedAt,
 	}
 	if w.SecretRedacted {
 		f.Redacted = w.Secret
@@ -201,7 +209,11 @@ func NewDocument(r Report, o Options) *Document {
 			Credential: f.Credential, Identifier: f.Identifier, Account: f.Account,
 			Redacted: f.Secret.String(), SecretRedacted: !o.NoRedact,
 			Confidence: f.Confidence.String(), Test: f.Test,
-			Locations: make([]DocLocation, 0, len(f.Locations)),
+			Locations:    make([]DocLocation, 0, len(f.Locations)),
+			Verification: f.Verification,
+		}
+		if !f.VerifiedAt.IsZero() {
+			df.VerifiedAt = f.VerifiedAt.UTC().Format(time.RFC3339)
 		}
 		if o.NoRedact {
 			df.Secret = f.Secret
@@ -283,6 +295,11 @@ func (f *DocFinding) validate() error {
 	if _, ok := parseConfidence(f.Confidence); !ok {
 		return fmt.Errorf("confidence %q: want high, medium or low", f.Confidence)
 	}
+	if f.VerifiedAt != "" {
+		if _, err := time.Parse(time.RFC3339, f.VerifiedAt); err != nil {
+			return fmt.Errorf("verified_at %q: want an RFC 3339 time", f.VerifiedAt)
+		}
+	}
 	for j, l := range f.Locations {
 		if l.Line < 0 || l.Column < 0 || l.EndColumn < 0 || l.IdentifierLine < 0 {
 			return fmt.Errorf("locations[%d]: negative position", j)
@@ -314,7 +331,11 @@ func (d *Document) ScannerFindings() []scanner.Finding {
 			RuleID: df.Rule, Description: df.Description, Credential: df.Credential,
 			Identifier: df.Identifier, Account: df.Account, Fingerprint: df.Fingerprint,
 			Confidence: conf, Test: df.Test,
-			Locations: make([]scanner.Location, 0, len(df.Locations)),
+			Locations:    make([]scanner.Location, 0, len(df.Locations)),
+			Verification: df.Verification,
+		}
+		if t, err := time.Parse(time.RFC3339, df.VerifiedAt); err == nil {
+			f.VerifiedAt = t
 		}
 		if !df.SecretRedacted {
 			f.Secret = df.Secret

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/leakstop/leakstop/scanner"
 )
@@ -123,6 +124,29 @@ func labelsFor(credential, identifier string) labels {
 		return labels{"API Key SID", "secret", "Twilio credential"}
 	}
 	return labels{"identifier", "secret", "Twilio credential"}
+}
+
+// verificationText says what Twilio answered and when, for people:
+// "live (checked 2024-05-01T10:00:00Z)"; "" when it was not checked.
+func verificationText(f *scanner.Finding) string {
+	if f.Verification == "" {
+		return ""
+	}
+	what := f.Verification
+	switch f.Verification {
+	case "live":
+		what = "live: it works, rotate it now"
+	case "dead":
+		what = "dead: Twilio rejects it"
+	case "unknown":
+		what = "unknown: Twilio's answer was inconclusive"
+	case "test":
+		what = "test credentials"
+	}
+	if !f.VerifiedAt.IsZero() {
+		what += " (checked " + f.VerifiedAt.UTC().Format(time.RFC3339) + ")"
+	}
+	return what
 }
 
 // tipText says whether a git location is still present at a branch tip.

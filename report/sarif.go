@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/leakstop/leakstop/scanner"
 )
@@ -270,6 +271,9 @@ func sarifResultFor(f *scanner.Finding, loc *scanner.Location, ruleIdx int, seen
 	if f.Test {
 		msg.WriteString(" Looks like Twilio test credentials.")
 	}
+	if v := verificationText(f); v != "" {
+		fmt.Fprintf(&msg, " Twilio verification: %s.", v)
+	}
 	if c := loc.Commit; c != nil {
 		fmt.Fprintf(&msg, " Committed in %s (%s).", shortHash(c.Hash), tipText(c))
 	}
@@ -298,6 +302,12 @@ func sarifResultFor(f *scanner.Finding, loc *scanner.Location, ruleIdx int, seen
 	}
 	if loc.Encoding != "" {
 		res.Properties["encoding"] = loc.Encoding
+	}
+	if f.Verification != "" {
+		res.Properties["verification"] = f.Verification
+		if !f.VerifiedAt.IsZero() {
+			res.Properties["verifiedAt"] = f.VerifiedAt.UTC().Format(time.RFC3339)
+		}
 	}
 	if loc.IdentifierPath != "" && loc.IdentifierLine > 0 {
 		id := 1

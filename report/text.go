@@ -96,6 +96,13 @@ func writeTextFinding(b *strings.Builder, p painter, f *scanner.Finding, noRedac
 	}
 	field(l.secret, safeText(secretText(f, noRedact)))
 	field("fingerprint", safeText(f.Fingerprint))
+	if v := verificationText(f); v != "" {
+		style := ansiDim
+		if f.Verification == "live" {
+			style = ansiBold + ansiRed
+		}
+		field("verified", p.paint(style, safeText(v)))
+	}
 	for i := range f.Locations {
 		writeTextLocation(b, p, &f.Locations[i])
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"slices"
+	"time"
 
 	"github.com/leakstop/leakstop/secret"
 )
@@ -68,6 +69,11 @@ type Finding struct {
 	// Test is true when the credential looks like Twilio test credentials.
 	Test      bool
 	Locations []Location
+	// Verification is what Twilio said of the credential when it was
+	// checked (scan --verify): "live", "dead", "unknown" or "test"; empty
+	// when it was not checked. VerifiedAt is when.
+	Verification string
+	VerifiedAt   time.Time
 }
 
 // Location is one place a credential was found.
