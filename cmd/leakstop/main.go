@@ -56,6 +56,7 @@ func commands() map[string]command {
 		"version": {"print the version", runVersion},
 		"hook":    {"install or remove the git pre-commit hook; run it", runHook},
 		"action":  {"run the GitHub Action (action.yml) in a workflow", runAction},
+		"revoke":  {"verify leaked credentials and rotate live ones without downtime", runRevoke},
 	}
 }
 

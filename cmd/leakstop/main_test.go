@@ -40,6 +40,7 @@ func TestScript(t *testing.T) {
 			e.Setenv("KEYSECRET", randAlnum(32))
 			e.Setenv("BASIC", base64.StdEncoding.EncodeToString([]byte(sid+":"+tok)))
 			e.Setenv("NO_COLOR", "1")
+			e.Values[twilioFakeKey{}] = &twilioFake{}
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -86,6 +87,10 @@ func TestScript(t *testing.T) {
 					ts.Fatalf("exit status %d, want %d\nstderr: %s", got, want, errb.String())
 				}
 			},
+			// twiliofake start | account NAME [test] | secondary NAME |
+			// works USER PASSWORD | mutations N | promotions N: a fake
+			// Twilio in the test process (see twilioFakeCmd).
+			"twiliofake": twilioFakeCmd,
 			// fingerprint REPORT.json VAR: set VAR to the first finding's
 			// fingerprint.
 			"fingerprint": func(ts *testscript.TestScript, neg bool, args []string) {

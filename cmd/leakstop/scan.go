@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/leakstop/leakstop/hook"
 	"github.com/leakstop/leakstop/report"
+	"github.com/leakstop/leakstop/revoker"
 	"github.com/leakstop/leakstop/scanner"
 )
 
@@ -23,7 +25,15 @@ scanned through its whole history (every ref, every commit); a directory
 that is not a repository, or any directory with --no-git, is scanned as
 files; "-" reads standard input.
 
-Exit status: 0 no findings, 1 findings, 2 error.`
+--verify checks each distinct credential against Twilio (read-only) and
+adds the answer (live, dead, unknown, test) and when to the report.
+--revoke plan|apply --config FILE then hands the findings to the revoker in
+this same process (see leakstop revoke --help): the secrets never leave it.
+Its plan or result follows the report on standard output, or goes to
+standard error when a json, sarif or csv report is on standard output.
+
+Exit status: 0 no findings, 1 findings, 2 error (with --revoke also: a
+rotation failed or is unfinished).`
 
 type scanFlags struct {
 	rules, rulesExtend       string
@@ -37,6 +47,9 @@ type scanFlags struct {
 	allObjects, allLocations bool
 	color                    string
 	failOnTest               bool
+	verify                   bool
+	revoke                   string
+	rf                       revokerFlags
 }
 
 func runScan(ctx context.Context, s *stdio, args []string) error {
@@ -59,6 +72,9 @@ func runScan(ctx context.Context, s *stdio, args []string) error {
 	fs.BoolVar(&f.allObjects, "all-objects", false, "also scan unreachable git objects")
 	fs.BoolVar(&f.allLocations, "all-locations", false, "report every commit and path holding a credential")
 	fs.StringVar(&f.color, "color", "auto", "colour text output: auto, always or never")
+	fs.BoolVar(&f.verify, "verify", false, "check each credential against Twilio (read-only) and report live, dead, unknown or test")
+	fs.StringVar(&f.revoke, "revoke", "", "then revoke: `plan` (verify, print what would be done) or apply (rotate live credentials of the accounts in --config)")
+	f.rf.register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -80,6 +96,21 @@ func runScan(ctx context.Context, s *stdio, args []string) error {
 	}
 	if f.noGit && gitFlags {
 		return &usageError{msg: "--no-git cannot be combined with git flags"}
+	}
+	var revokeMode revoker.Mode
+	if f.revoke != "" {
+		if revokeMode, err = parseRevokeMode(f.revoke); err != nil {
+			return &usageError{msg: err.Error()}
+		}
+		if revokeMode == revoker.ModeApply && f.rf.config == "" {
+			return &usageError{msg: "--revoke apply needs --config FILE: only the accounts listed there are ever rotated"}
+		}
+	}
+	if f.verify || f.revoke != "" {
+		// A broken configuration fails now, not after a long scan.
+		if _, err := loadRevokerConfig(f.rf); err != nil {
+			return err
+		}
 	}
 
 	set, err := loadRules(f.rules, f.rulesExtend)
@@ -151,10 +182,36 @@ func runScan(ctx context.Context, s *stdio, args []string) error {
 			s.hintf("%d credential(s) already in baseline %s", len(known), f.baseline)
 		}
 	}
+	// The revoker, in this process: its plan or result is held until the
+	// report is out, and the findings get the verification.
+	var revokeOut bytes.Buffer
+	var revokeErr error
+	switch {
+	case f.revoke != "":
+		revokeErr = revokeFindings(ctx, s, f.rf, revokeMode, findings, &revokeOut, "text")
+	case f.verify:
+		if err := verifyFindings(ctx, s, f.rf, findings); err != nil {
+			return err
+		}
+	}
 	rep := report.Report{Findings: findings, Stats: res.Stats, Notes: res.Notes, Target: target}
 	ropts := report.Options{NoRedact: f.noRedact, ToolVersion: toolVersion(), Root: target}
 	if err := writeReport(s, f, format, rep, ropts); err != nil {
 		return err
+	}
+	if revokeOut.Len() > 0 {
+		w := s.out
+		if f.output == "" && format != report.Text {
+			w = s.err // keep a machine-readable report parseable
+		} else {
+			fmt.Fprintln(w)
+		}
+		if _, err := w.Write(revokeOut.Bytes()); err != nil {
+			return fmt.Errorf("write revoke output: %w", err)
+		}
+	}
+	if revokeErr != nil && !errors.Is(revokeErr, errFindings) {
+		return revokeErr
 	}
 	if len(findings) > 0 {
 		return errFindings
