@@ -43,10 +43,17 @@ type Config struct {
 	HTTPClient *http.Client
 	// Retry is the rate-limit policy of GitHub calls.
 	Retry Retry
-	// Verify and Revoke run the revoker on the JSON report, as the CLI
-	// does. When nil, the verify and revoke inputs are refused.
-	Verify func(ctx context.Context, reportPath, configPath string) error
-	Revoke func(ctx context.Context, reportPath, configPath string, mode RevokeMode) error
+	// Verify and Revoke run the revoker, as "leakstop scan --verify" and
+	// "leakstop scan --revoke" do, on the findings in memory (the reports
+	// the action writes are redacted: they could not be verified). Both
+	// record Twilio's answer in each finding (Verification, VerifiedAt)
+	// before the reports are written. configPath is the config input,
+	// absolute. Revoke returns its plan or result for the log, and an
+	// error only when the run or a rotation failed (live credentials are
+	// findings: fail-on-findings decides). When nil, the verify and
+	// revoke inputs are refused.
+	Verify func(ctx context.Context, findings []scanner.Finding, configPath string) error
+	Revoke func(ctx context.Context, findings []scanner.Finding, configPath string, mode RevokeMode) (string, error)
 }
 
 // Result is what a run found and wrote.
@@ -83,10 +90,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	if in.Verify && cfg.Verify == nil {
-		return nil, fmt.Errorf("input verify: %w: verify requires leakstop scan --verify, which this build does not have (TODO)", ErrUnsupported)
+		return nil, fmt.Errorf("input verify: %w: verify requires leakstop scan --verify, which this caller does not provide", ErrUnsupported)
 	}
 	if in.Revoke != RevokeOff && cfg.Revoke == nil {
-		return nil, fmt.Errorf("input revoke: %w: revoke requires leakstop revoke, which this build does not have (TODO)", ErrUnsupported)
+		return nil, fmt.Errorf("input revoke: %w: revoke requires leakstop revoke, which this caller does not provide", ErrUnsupported)
 	}
 	if (in.Verify || in.Revoke != RevokeOff) && in.Config == "" {
 		return nil, fmt.Errorf("inputs verify and revoke need the revoker configuration: set input config")
@@ -95,6 +102,17 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	ws, err := filepath.Abs(gc.Workspace)
 	if err != nil {
 		return nil, fmt.Errorf("workspace: %w", err)
+	}
+	// The revoker configuration, relative to the checkout; checked before
+	// the scan so that a wrong path fails at once.
+	configPath := in.Config
+	if configPath != "" && !filepath.IsAbs(configPath) {
+		configPath = filepath.Join(ws, configPath)
+	}
+	if in.Verify || in.Revoke != RevokeOff {
+		if _, err := os.Stat(configPath); err != nil {
+			return nil, fmt.Errorf("input config: %w", err)
+		}
 	}
 	ev, err := ReadEvent(gc.EventPath)
 	if err != nil {
@@ -206,6 +224,22 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		logf("%d credential(s) ignored by %s", len(ignored), ignoreFileName)
 	}
 
+	// The revoker, on the findings in memory (with their secrets, which
+	// never leave the process): it records Twilio's answer in each finding
+	// for the reports; its plan or result is logged after them.
+	var revokeLog string
+	var revokeErr error
+	switch {
+	case in.Revoke != RevokeOff && len(findings) > 0:
+		logf("revoke (%s) with the configuration %s", in.Revoke, relTo(ws, configPath))
+		revokeLog, revokeErr = cfg.Revoke(ctx, findings, configPath, in.Revoke)
+	case in.Verify && len(findings) > 0:
+		logf("verifying %d credential(s) with Twilio", len(findings))
+		if err := cfg.Verify(ctx, findings, configPath); err != nil {
+			return nil, err
+		}
+	}
+
 	// Files: the JSON report and SARIF, both redacted.
 	outDir := gc.RunnerTemp
 	if outDir == "" {
@@ -254,16 +288,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 
-	// The revoker, on the redacted report's credentials.
-	if in.Verify {
-		if err := cfg.Verify(ctx, res.Report, in.Config); err != nil {
-			return res, err
+	// The revoker's plan or result: one escaped log line each.
+	for _, line := range strings.Split(strings.TrimRight(revokeLog, "\n"), "\n") {
+		if line != "" {
+			logf("%s", line)
 		}
 	}
-	if in.Revoke != RevokeOff {
-		if err := cfg.Revoke(ctx, res.Report, in.Config, in.Revoke); err != nil {
-			return res, err
-		}
+	if revokeErr != nil {
+		return res, revokeErr
 	}
 
 	if len(findings) == 0 {
