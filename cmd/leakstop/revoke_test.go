@@ -15,6 +15,7 @@ import (
 
 	"github.com/leakstop/leakstop/ghaction"
 	"github.com/leakstop/leakstop/report"
+	"github.com/leakstop/leakstop/revoker"
 	"github.com/leakstop/leakstop/revoker/twilio/twiliotest"
 	"github.com/leakstop/leakstop/scanner"
 	"github.com/leakstop/leakstop/secret"
@@ -524,5 +525,32 @@ command = ["sh", "-c", %q]
 				t.Fatal("a secret in the output")
 			}
 		}
+	}
+}
+
+// TestRevokeDocConfig: the configuration example in docs/revoke.md parses,
+// with generated SIDs in place of its placeholders.
+func TestRevokeDocConfig(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/revoke.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(doc), "```toml\n")
+	if !ok {
+		t.Fatal("docs/revoke.md has no toml block")
+	}
+	block, _, _ = strings.Cut(block, "```")
+	for _, ph := range []string{"<production Account SID>", "<staging Account SID>"} {
+		if !strings.Contains(block, ph) {
+			t.Fatalf("placeholder %s is gone", ph)
+		}
+		block = strings.ReplaceAll(block, ph, "AC"+randHex(16))
+	}
+	cfg, err := revoker.ParseConfig("docs/revoke.md", []byte(block))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Mode != revoker.ModePlan || len(cfg.Accounts) != 2 || len(cfg.Sinks) != 4 || len(cfg.Notifiers) != 2 || cfg.Readiness == nil {
+		t.Fatalf("parsed: %+v", cfg)
 	}
 }

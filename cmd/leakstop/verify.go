@@ -31,11 +31,16 @@ type revokerFlags struct {
 
 func (rf *revokerFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&rf.config, "config", "", "revoker configuration `FILE` (accounts you own, sinks, notifiers, state store; see docs/revoke.md)")
-	fs.StringVar(&rf.state, "state", "", "state store `DSN` (a SQLite path or postgres://…), overriding the configuration's")
+	fs.StringVar(&rf.state, "state", "", "state store `DSN` (a SQLite path or postgres://…), overriding the configuration's (default $"+stateEnv+", else the configuration's)")
 	fs.StringVar(&rf.twilioAPI, "twilio-api-url", "", "Twilio REST API base `URL` (default https://api.twilio.com; for tests)")
 	fs.StringVar(&rf.twilioAccts, "twilio-accounts-url", "", "Twilio Accounts API base `URL` (default https://accounts.twilio.com, or --twilio-api-url when only that is set; for tests)")
 	fs.BoolVar(&rf.verbose, "verbose", false, "log every step of a rotation to standard error")
 }
+
+// stateEnv names the variable that may hold the store's DSN, so that a
+// database password need not be in the configuration file or on a
+// command line.
+const stateEnv = "LEAKSTOP_STATE"
 
 // revokerSession is a Revoker with the store it owns.
 type revokerSession struct {
@@ -86,6 +91,9 @@ func openRevoker(ctx context.Context, s *stdio, rf revokerFlags, o sessionOption
 	}
 	if o.mode != "" {
 		cfg.Mode = o.mode
+	}
+	if rf.state == "" {
+		rf.state = os.Getenv(stateEnv)
 	}
 	if rf.state != "" {
 		cfg.State = rf.state
