@@ -216,7 +216,7 @@ func planExit(s *stdio, p revoker.Plan) error {
 		return fmt.Errorf("%w: %d earlier rotation(s) failed and need a person (see leakstop revoke status)", errRevokeFailed, attention)
 	}
 	if rotatable > 0 {
-		s.hintf("nothing was changed; --apply rotates %d credential(s) as planned", rotatable)
+		s.hintf("nothing was changed; %d credential(s) would be rotated as planned by --apply (scan: --revoke apply)", rotatable)
 	}
 	if rotatable+live > 0 {
 		return errFindings

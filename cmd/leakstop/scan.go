@@ -73,7 +73,7 @@ func runScan(ctx context.Context, s *stdio, args []string) error {
 	fs.BoolVar(&f.allLocations, "all-locations", false, "report every commit and path holding a credential")
 	fs.StringVar(&f.color, "color", "auto", "colour text output: auto, always or never")
 	fs.BoolVar(&f.verify, "verify", false, "check each credential against Twilio (read-only) and report live, dead, unknown or test")
-	fs.StringVar(&f.revoke, "revoke", "", "then revoke: `plan` (verify, print what would be done) or apply (rotate live credentials of the accounts in --config)")
+	fs.StringVar(&f.revoke, "revoke", "", "then hand the findings to the revoker; `MODE` is plan (verify, print what would be done) or apply (rotate the live credentials of the accounts in --config)")
 	f.rf.register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {

@@ -31,7 +31,7 @@ type revokerFlags struct {
 
 func (rf *revokerFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&rf.config, "config", "", "revoker configuration `FILE` (accounts you own, sinks, notifiers, state store; see docs/revoke.md)")
-	fs.StringVar(&rf.state, "state", "", "state store `DSN` (a SQLite path or postgres://…), overriding the configuration's (default $"+stateEnv+", else the configuration's)")
+	fs.StringVar(&rf.state, "state", "", "state store `DSN` (a SQLite path or postgres://…); default $"+stateEnv+", else the configuration's state")
 	fs.StringVar(&rf.twilioAPI, "twilio-api-url", "", "Twilio REST API base `URL` (default https://api.twilio.com; for tests)")
 	fs.StringVar(&rf.twilioAccts, "twilio-accounts-url", "", "Twilio Accounts API base `URL` (default https://accounts.twilio.com, or --twilio-api-url when only that is set; for tests)")
 	fs.BoolVar(&rf.verbose, "verbose", false, "log every step of a rotation to standard error")
