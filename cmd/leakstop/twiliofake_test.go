@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strconv"
 	"strings"
 
@@ -26,8 +27,9 @@ type twilioFake struct {
 //	twiliofake start                 start the fake; $TWILIO_URL is its base URL
 //	twiliofake account NAME [test]   plant an account: $NAME_SID, $NAME_TOKEN
 //	twiliofake secondary NAME        plant a secondary token: $NAME_SECONDARY
+//	twiliofake key NAME ACCT [main]  plant an API key of account $ACCT_SID: $NAME_KEYSID, $NAME_KEYSECRET
 //	[!] twiliofake works USER PASS   Twilio accepts (or, negated, rejects) the pair now;
-//	                                 PASS @FILE reads the password from FILE
+//	                                 @FILE reads the user or password from FILE
 //	twiliofake mutations N [USER]    exactly N POST/DELETE calls so far (by USER)
 //	twiliofake promotions N          exactly N promotions took effect
 //	twiliofake secretfree FILE...    no token the fake ever planted or holds now
@@ -66,18 +68,28 @@ func twilioFakeCmd(ts *testscript.TestScript, neg bool, args []string) {
 		sec := f.srv.SetSecondary(ts.Getenv(args[1] + "_SID"))
 		f.issued = append(f.issued, sec)
 		ts.Setenv(args[1]+"_SECONDARY", sec.Reveal())
+	case "key":
+		if len(args) < 3 || len(args) > 4 || (len(args) == 4 && args[3] != "main") {
+			ts.Fatalf("usage: twiliofake key NAME ACCOUNT [main]")
+		}
+		sid, sec := f.srv.AddKey(ts.Getenv(args[2]+"_SID"), len(args) == 4)
+		f.issued = append(f.issued, sec)
+		ts.Setenv(args[1]+"_KEYSID", sid)
+		ts.Setenv(args[1]+"_KEYSECRET", sec.Reveal())
 	case "works":
 		if len(args) != 3 {
 			ts.Fatalf("usage: twiliofake works USER PASSWORD")
 		}
-		pass := args[2]
-		if name, ok := strings.CutPrefix(pass, "@"); ok {
-			pass = strings.TrimSpace(ts.ReadFile(name))
+		user, pass := args[1], args[2]
+		for _, v := range []*string{&user, &pass} {
+			if name, ok := strings.CutPrefix(*v, "@"); ok {
+				*v = strings.TrimSpace(ts.ReadFile(name))
+			}
 		}
-		if pass == "" {
-			ts.Fatalf("twiliofake works: empty password")
+		if user == "" || pass == "" {
+			ts.Fatalf("twiliofake works: empty user or password")
 		}
-		if f.srv.Authenticates(args[1], secret.New(pass)) == neg {
+		if f.srv.Authenticates(user, secret.New(pass)) == neg {
 			ts.Fatalf("twiliofake works: Twilio accepts the pair: %v, want %v", !neg, neg)
 		}
 	case "mutations", "promotions":
@@ -108,6 +120,11 @@ func twilioFakeCmd(ts *testscript.TestScript, neg bool, args []string) {
 		for _, sid := range f.accounts {
 			p, sec := f.srv.Tokens(sid)
 			secrets = append(secrets, p, sec)
+		}
+		for _, name := range []string{"key.secret"} { // what an api-key sink received
+			if b, err := os.ReadFile(ts.MkAbs(name)); err == nil && len(b) > 0 {
+				secrets = append(secrets, secret.New(strings.TrimSpace(string(b))))
+			}
 		}
 		for _, name := range args[1:] {
 			text := ts.ReadFile(name)
