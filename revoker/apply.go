@@ -328,7 +328,7 @@ func (rv *Revoker) reportUnowned(ctx context.Context, a *assessment, it *Item) e
 		Locations:  a.leak.Locations,
 		Todo: []string{
 			"Rotate the credential now in the Twilio console (Auth Token: create a secondary, deploy it, promote it; API key: create a new key, deploy it, delete the leaked one).",
-			"Or add the account to leakstop's configuration with its sinks and run leakstop apply.",
+			"Or add the account to leakstop's configuration with its sinks and run leakstop revoke --apply.",
 			"Remove the credential from the places listed and from git history.",
 		},
 		Severity: SeverityCritical,

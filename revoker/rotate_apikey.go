@@ -70,7 +70,7 @@ func (r *runner) withKeyCred(op func(c twilio.Credential) error) error {
 	}
 	if twilio.IsAuth(err) {
 		return &failure{msg: "no credential may manage the account's API keys (a Standard key cannot)", retry: true, todo: []string{
-			"Set credential_env for account " + r.sid() + " to its Auth Token, then run leakstop apply again.",
+			"Set credential_env for account " + r.sid() + " to its Auth Token, then run leakstop revoke --apply again.",
 		}}
 	}
 	return err
@@ -191,7 +191,7 @@ func (r *runner) deliverKey(ctx context.Context) error {
 		r.addTodo("Sink " + s.Name() + " received a replacement key that was then deleted: put the key in use back there.")
 	}
 	return &failure{msg: msg, retry: true, todo: []string{
-		"Fix the failing sink and run leakstop apply again: the leaked key still works.",
+		"Fix the failing sink and run leakstop revoke --apply again: the leaked key still works.",
 		"Or delete API key " + r.rot.KeySID + " by hand in the Twilio console after replacing it.",
 	}}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/leakstop/leakstop/revoker/store"
 	"github.com/leakstop/leakstop/revoker/twilio"
@@ -330,8 +331,20 @@ func (r *runner) createSecondary(ctx context.Context) error {
 
 // discardSecondary deletes a secondary whose value this run never held
 // (created by a run that died before every sink had it) and starts over.
+//
+// A sink whose delivery had started may hold that secondary (a command
+// sink can finish writing after leakstop dies): it first gets the
+// account's current token back, so that deleting the secondary never
+// leaves a sink holding a token that does not work.
 func (r *runner) discardSecondary(ctx context.Context) error {
-	_, err := r.step(ctx, "delete-secondary", map[string]any{"reason": "created but not delivered to every sink; its value is lost: start over"}, func(ctx context.Context) (map[string]any, error) {
+	touched, err := r.sinksTouched(ctx)
+	if err != nil {
+		return transient("read the delivery steps", err)
+	}
+	if err := r.restoreSinks(ctx, touched); err != nil {
+		return err
+	}
+	_, err = r.step(ctx, "delete-secondary", map[string]any{"reason": "created but not delivered to every sink; its value is lost: start over"}, func(ctx context.Context) (map[string]any, error) {
 		err := r.withToken(func(c twilio.Credential) error { return r.rv.d.Twilio.DeleteSecondaryAuthToken(ctx, c) })
 		if err != nil && !twilio.IsNotFound(err) {
 			return nil, err
@@ -373,29 +386,83 @@ func (r *runner) deliverToken(ctx context.Context) error {
 		return transient("delete the undelivered secondary token", derr)
 	}
 	r.fresh = secret.Value{}
-	r.restoreSinks(ctx, acked)
+	if err := r.restoreSinks(ctx, acked); isAbort(err) {
+		return err
+	}
 	return &failure{msg: msg, retry: true, todo: []string{
-		"Fix the failing sink and run leakstop apply again: the leaked token still works.",
+		"Fix the failing sink and run leakstop revoke --apply again: the leaked token still works.",
 		"Or rotate the Auth Token by hand in the Twilio console.",
 	}}
 }
 
-// restoreSinks gives the sinks that took the (now deleted) new token the
-// owner's current token back, so that nothing is left holding a dead one.
-// Without the owner's credential they are listed for a person instead.
-func (r *runner) restoreSinks(ctx context.Context, acked []Sink) {
-	for _, s := range acked {
-		if r.owner.IsZero() || r.ownerBad {
+// restoreSinks gives sinks that took a new token which is (about to be)
+// deleted the account's current token back, so that nothing is left
+// holding a dead one. The current token is the owner's credential or,
+// while the leaked primary has not been promoted away, the leaked token
+// itself — whichever Twilio accepts now. With neither, the sinks are
+// listed for a person instead. Only an abort is returned.
+func (r *runner) restoreSinks(ctx context.Context, sinks []Sink) error {
+	if len(sinks) == 0 {
+		return nil
+	}
+	current := r.currentToken(ctx)
+	for _, s := range sinks {
+		if current.IsZero() {
 			r.addTodo("Sink " + s.Name() + " received a new token that was then deleted: put the account's current token back there.")
 			continue
 		}
-		_, err := r.step(ctx, "restore:"+s.Name(), map[string]any{"sink": s.Name(), "reason": "the new token was deleted: give the sink the owner's current token back"}, func(ctx context.Context) (map[string]any, error) {
-			return nil, s.Deliver(ctx, Delivery{AccountSID: r.sid(), Kind: KindAuthToken, Secret: r.owner, RotationID: r.rot.ID})
+		_, err := r.step(ctx, "restore:"+s.Name(), map[string]any{"sink": s.Name(), "reason": "the new token was deleted: give the sink the account's current token back"}, func(ctx context.Context) (map[string]any, error) {
+			return nil, s.Deliver(ctx, Delivery{AccountSID: r.sid(), Kind: KindAuthToken, Secret: current, RotationID: r.rot.ID})
 		})
+		if isAbort(err) {
+			return err
+		}
 		if err != nil {
 			r.addTodo("Sink " + s.Name() + " received a new token that was then deleted, and restoring the current one failed: fix it by hand.")
 		}
 	}
+	return nil
+}
+
+// currentToken returns a token of the account that Twilio accepts now
+// and that is not the secondary about to be deleted: the owner's, else
+// the leaked primary. Zero when neither works.
+func (r *runner) currentToken(ctx context.Context) secret.Value {
+	var cands []secret.Value
+	if !r.ownerBad && !r.owner.IsZero() {
+		cands = append(cands, r.owner)
+	}
+	if r.rot.LeakedRole != RoleSecondary && !r.leaked.IsZero() {
+		cands = append(cands, r.leaked)
+	}
+	for _, c := range cands {
+		if r.verifyToken(ctx, c).Status == twilio.StatusLive {
+			return c
+		}
+	}
+	return secret.Value{}
+}
+
+// sinksTouched returns the sinks whose delivery started in this attempt.
+func (r *runner) sinksTouched(ctx context.Context) ([]Sink, error) {
+	st, err := r.steps(ctx)
+	if err != nil {
+		return nil, err
+	}
+	started := map[string]bool{}
+	for _, s := range st {
+		if name, ok := strings.CutPrefix(s.Name, "deliver:"); ok {
+			started[name] = true
+		}
+	}
+	sinks, _ := r.rv.sinksFor(r.acct, r.rot.Kind, r.rot.KeySID)
+	var out []Sink
+	for _, s := range sinks {
+		if started[s.Name()] {
+			out = append(out, s)
+		}
+	}
+	return out, nil
 }
 
 // promote waits for consumers, then makes the secondary the primary.
