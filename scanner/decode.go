@@ -68,6 +68,12 @@ func (d *Detector) decoded(c *content, spans []span, depth int) []Hit {
 			v := rewrite(text, s.start, edits)
 			for _, h := range d.hits(v.text, depth+1) {
 				end := h.Offset + len(h.Value)
+				// A value at the edge of the span may be a piece of a
+				// longer run that the span cut through.
+				if h.Rule.Boundary && (h.Offset == 0 && s.start > 0 && isAlnum(c.data[s.start-1]) ||
+					end == len(v.text) && s.end < len(c.data) && isAlnum(c.data[s.end])) {
+					continue
+				}
 				enc := v.enc[h.Offset]
 				if enc == "" {
 					enc = v.enc[end-1]

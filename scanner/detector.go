@@ -301,21 +301,26 @@ func (d *Detector) matchNear(c *content, sh *shapes, hits []Hit) []Hit {
 	if len(d.near) == 0 {
 		return hits
 	}
-	byRule := map[*rules.Rule][]int{}
-	for _, h := range hits {
-		byRule[h.Rule] = append(byRule[h.Rule], h.Line-1)
+	byRule := map[*rules.Rule][]*Hit{}
+	for i := range hits {
+		byRule[hits[i].Rule] = append(byRule[hits[i].Rule], &hits[i])
 	}
 	for ii, nears := range d.near {
-		lines := byRule[d.rules[ii]]
-		if len(lines) == 0 {
+		ids := byRule[d.rules[ii]]
+		if len(ids) == 0 {
 			continue
 		}
-		slices.Sort(lines)
+		slices.SortFunc(ids, func(a, b *Hit) int { return a.Offset - b.Offset })
 		for _, ni := range nears {
 			w := d.window[ni]
 			var spans []span
-			for _, l := range lines {
-				spans = addSpan(spans, c.linesSpan(l-w, l+w))
+			for _, id := range ids {
+				// The window's lines, but no further than maxLineWindow
+				// bytes either way: one minified line is not a window.
+				s := c.linesSpan(id.Line-1-w, id.Line-1+w)
+				s.start = max(s.start, id.Offset-maxLineWindow)
+				s.end = min(s.end, id.Offset+len(id.Value)+maxLineWindow)
+				spans = addSpan(spans, s)
 			}
 			for _, s := range spans {
 				if mr := d.rules[ni].MinRun; mr == 0 || sh.longestIn(s) >= mr {
@@ -336,7 +341,7 @@ func (d *Detector) match(c *content, ri int, s span, out []Hit) []Hit {
 		if gs < 0 || ge <= gs {
 			continue
 		}
-		if r.Boundary && !boundaryOK(text, gs, ge) {
+		if r.Boundary && !boundaryOK(c.data, s.start+gs, s.start+ge) {
 			continue
 		}
 		v := text[gs:ge]
@@ -369,7 +374,9 @@ func (d *Detector) accept(r *rules.Rule, v []byte) bool {
 	return true
 }
 
-// boundaryOK reports whether text[gs:ge] touches no letter or digit.
+// boundaryOK reports whether data[gs:ge] touches no letter or digit. It
+// looks at the whole content, not the span the regex ran on, so a span
+// that cuts through a long run never yields a piece of it.
 func boundaryOK(text []byte, gs, ge int) bool {
 	if gs > 0 && isAlnum(text[gs-1]) {
 		return false
@@ -398,6 +405,8 @@ func (d *Detector) markTests(c *content, hits []Hit) {
 	const around = 3
 	for i := range hits {
 		s := c.linesSpan(hits[i].Line-1-around, hits[i].Line-1+around)
+		s.start = max(s.start, hits[i].Offset-maxLineWindow)
+		s.end = min(s.end, hits[i].Offset+maxLineWindow)
 		text := c.data[s.start:s.end]
 		for _, re := range d.set.TestMarkers {
 			if re.Match(text) {
