@@ -84,13 +84,14 @@ func (d *Detector) pairOne(p *rules.Pair, files []FileHits) []Finding {
 	for i, s := range p.Secrets {
 		rank[s] = i
 	}
-	var ids []idHit
+	// ids[fi] are the identifiers of file fi, in offset order (hits are).
+	ids := make([][]idHit, len(files))
 	distinct := map[string]idHit{}
 	for fi := range files {
 		for hi := range files[fi].Hits {
 			h := &files[fi].Hits[hi]
 			if h.Rule.ID == p.Identifier {
-				ids = append(ids, idHit{fi, h})
+				ids[fi] = append(ids[fi], idHit{fi, h})
 				if _, ok := distinct[h.Value]; !ok {
 					distinct[h.Value] = idHit{fi, h}
 				}
@@ -101,7 +102,7 @@ func (d *Detector) pairOne(p *rules.Pair, files []FileHits) []Finding {
 	for fi, f := range files {
 		secrets := bestSecrets(f.Hits, rank)
 		for _, s := range secrets {
-			near, sameFile := nearestID(ids, fi, s)
+			near, sameFile := nearestID(ids[fi], s)
 			switch {
 			case near != nil && sameFile:
 				conf := Medium
@@ -148,24 +149,32 @@ func bestSecrets(hits []Hit, rank map[string]int) []*Hit {
 	return out
 }
 
-// nearestID returns the identifier closest to s in its own file, or any
-// identifier elsewhere when its file has none.
-func nearestID(ids []idHit, file int, s *Hit) (*idHit, bool) {
+// nearestID returns the identifier of s's file closest to s: fewest lines
+// away, then fewest bytes. ids are in offset order, and lines grow with
+// offsets, so the nearest is one of the two neighbours of s's place.
+func nearestID(ids []idHit, s *Hit) (*idHit, bool) {
+	i, _ := slices.BinarySearchFunc(ids, s.Offset, func(id idHit, off int) int { return id.hit.Offset - off })
 	var best *idHit
-	for i := range ids {
-		id := &ids[i]
-		if id.file != file {
+	for _, j := range []int{i - 1, i} {
+		if j < 0 || j >= len(ids) {
 			continue
 		}
-		if best == nil || distance(id.hit, s) < distance(best.hit, s) {
-			best = id
+		if best == nil || distance(ids[j].hit, s) < distance(best.hit, s) {
+			best = &ids[j]
 		}
 	}
 	return best, best != nil
 }
 
-func distance(a, b *Hit) int {
-	return abs(a.Line-b.Line)*1_000_000 + abs(a.Offset-b.Offset)
+// distance orders identifiers by how near they stand to a secret: fewer
+// lines apart first; at equal lines an identifier before the secret (the
+// way people write SID then token) before one after it; then fewer bytes.
+func distance(id, s *Hit) int {
+	d := abs(id.Line-s.Line) * 4_000_000_000
+	if id.Offset > s.Offset {
+		d += 2_000_000_000
+	}
+	return d + abs(id.Offset-s.Offset)
 }
 
 func abs(x int) int {

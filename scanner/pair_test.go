@@ -2,6 +2,7 @@ package scanner
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -199,5 +200,26 @@ func TestDirSkipsLargeFilesWithWarning(t *testing.T) {
 	}
 	if res.Stats.SkippedLarge != 1 || len(warned) != 1 || !strings.Contains(warned[0], "big.txt") {
 		t.Errorf("stats %+v warnings %q", res.Stats, warned)
+	}
+}
+
+// TestPairsWithTheSIDAbove: in a dump of SID/token lines, each token pairs
+// with the SID on the line above it, not the next one (which can stand a
+// byte closer).
+func TestPairsWithTheSIDAbove(t *testing.T) {
+	var tmpl strings.Builder
+	for i := 0; i < 50; i++ {
+		fmt.Fprintf(&tmpl, "TWILIO_ACCOUNT_SID={{sid s%d}}\nTWILIO_AUTH_TOKEN={{token t%d}}\n", i, i)
+	}
+	fs, v := scanFiles(t, map[string]string{"dump.env": tmpl.String()})
+	if len(fs) != 50 {
+		t.Fatalf("%d findings, want 50", len(fs))
+	}
+	for _, f := range fs {
+		line := f.Locations[0].Line
+		i := (line - 2) / 2
+		if f.Identifier != v[fmt.Sprintf("s%d", i)] || f.Secret.Reveal() != v[fmt.Sprintf("t%d", i)] {
+			t.Errorf("token on line %d paired with the wrong SID", line)
+		}
 	}
 }
