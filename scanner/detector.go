@@ -400,19 +400,35 @@ func hasAllowComment(c *content, off int) bool {
 }
 
 // markTests sets Test on hits with a test-credential marker on their line
-// or the lines around it.
+// or the lines around it. The markers run once over the merged windows of
+// all hits, not once per hit.
 func (d *Detector) markTests(c *content, hits []Hit) {
 	const around = 3
-	for i := range hits {
-		s := c.linesSpan(hits[i].Line-1-around, hits[i].Line-1+around)
-		s.start = max(s.start, hits[i].Offset-maxLineWindow)
-		s.end = min(s.end, hits[i].Offset+maxLineWindow)
-		text := c.data[s.start:s.end]
+	win := make([]span, len(hits))
+	var merged []span
+	for i, h := range hits {
+		s := c.linesSpan(h.Line-1-around, h.Line-1+around)
+		s.start = max(s.start, h.Offset-maxLineWindow)
+		s.end = min(s.end, h.Offset+maxLineWindow)
+		win[i] = s
+		merged = addSpan(merged, s) // hits are in offset order
+	}
+	var marks []span
+	for _, m := range merged {
 		for _, re := range d.set.TestMarkers {
-			if re.Match(text) {
-				hits[i].Test = true
-				break
+			for _, loc := range re.FindAllIndex(c.data[m.start:m.end], -1) {
+				marks = append(marks, span{m.start + loc[0], m.start + loc[1]})
 			}
+		}
+	}
+	if len(marks) == 0 {
+		return
+	}
+	slices.SortFunc(marks, func(a, b span) int { return a.start - b.start })
+	for i, w := range win {
+		j, _ := slices.BinarySearchFunc(marks, w.start, func(m span, off int) int { return m.start - off })
+		if j < len(marks) && marks[j].end <= w.end {
+			hits[i].Test = true
 		}
 	}
 }
