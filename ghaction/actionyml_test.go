@@ -83,7 +83,7 @@ func TestActionYMLInputsOutputs(t *testing.T) {
 	_, inputs := children(topSection(t, lines, "inputs"))
 	want := map[string]string{
 		"config": "''", "rules": "''", "fail-on-findings": "'true'", "verify": "'false'", "revoke": "'off'",
-		"github-token": "${{ github.token }}", "comment": "'true'", "sarif": "'true'",
+		"github-token": "${{ github.token }}", "comment": "'true'", "sarif": "'true'", "trust-pr-config": "'false'",
 	}
 	for name, def := range want {
 		sub, ok := inputs[name]

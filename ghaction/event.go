@@ -123,6 +123,12 @@ type Scope struct {
 	Commits int
 	// DefaultBranch is the repository's default branch (new branches).
 	DefaultBranch string
+	// Proposal is true when Head is proposed for Base and not yet on it
+	// (pull_request, pull_request_target, merge_group): the repository's
+	// .leakstopignore and .leakstop.toml are then read from Base, so that
+	// the change under scan cannot silence its own findings (unless the
+	// trust-pr-config input says otherwise).
+	Proposal bool
 	// Describe says it for people.
 	Describe string
 }
@@ -171,14 +177,14 @@ func ScopeFor(name string, ev *Event) (Scope, error) {
 		if !validSHA(pr.Base.SHA) || !validSHA(pr.Head.SHA) {
 			return Scope{}, fmt.Errorf("%s event: pull request base.sha and head.sha must be commit ids", name)
 		}
-		return Scope{Kind: ScopeRange, Base: pr.Base.SHA, Head: pr.Head.SHA, PR: pr.Number, Commits: pr.Commits,
+		return Scope{Kind: ScopeRange, Base: pr.Base.SHA, Head: pr.Head.SHA, PR: pr.Number, Commits: pr.Commits, Proposal: true,
 			Describe: fmt.Sprintf("pull request #%d: the commits of %s not in %s", pr.Number, short(pr.Head.SHA), short(pr.Base.SHA))}, nil
 	case "merge_group":
 		mg := ev.MergeGroup
 		if mg == nil || !validSHA(mg.BaseSHA) || !validSHA(mg.HeadSHA) {
 			return Scope{}, fmt.Errorf("merge_group event: base_sha and head_sha must be commit ids")
 		}
-		return Scope{Kind: ScopeRange, Base: mg.BaseSHA, Head: mg.HeadSHA,
+		return Scope{Kind: ScopeRange, Base: mg.BaseSHA, Head: mg.HeadSHA, Proposal: true,
 			Describe: fmt.Sprintf("merge group: the commits of %s not in %s", short(mg.HeadSHA), short(mg.BaseSHA))}, nil
 	case "push":
 		if ev.Deleted || (ev.After != "" && isZero(ev.After)) {
@@ -214,6 +220,14 @@ func ScopeFor(name string, ev *Event) (Scope, error) {
 		what = "no event"
 	}
 	return Scope{Kind: ScopeHistory, Describe: fmt.Sprintf("%s: the whole history (every branch and tag)", what)}, nil
+}
+
+// proposalNoun names what a Proposal scope scans, for people.
+func (s Scope) proposalNoun() string {
+	if s.PR > 0 {
+		return "pull request"
+	}
+	return "merge group"
 }
 
 func short(sha string) string {

@@ -44,6 +44,12 @@ func (e *gitError) Error() string {
 func (e *gitError) Unwrap() error { return e.err }
 
 func (g *gitRepo) run(ctx context.Context, env []string, args ...string) (string, error) {
+	out, err := g.runBytes(ctx, env, args...)
+	return strings.TrimSpace(string(out)), err
+}
+
+// runBytes is run with git's output as it is.
+func (g *gitRepo) runBytes(ctx context.Context, env []string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, "git", args...)
 	cmd.Dir = g.dir
 	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
@@ -51,13 +57,42 @@ func (g *gitRepo) run(ctx context.Context, env []string, args ...string) (string
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
-		return "", &gitError{args: args, stderr: errb.String(), err: err}
+		return nil, &gitError{args: args, stderr: errb.String(), err: err}
 	}
-	return strings.TrimSpace(out.String()), nil
+	return out.Bytes(), nil
 }
 
 func (g *gitRepo) git(ctx context.Context, args ...string) (string, error) {
 	return g.run(ctx, nil, args...)
+}
+
+// fileAt reads the file at path (relative to the root) in commit rev,
+// which must be in the local repository; ok is false when the commit has
+// no such file. Anything other than a regular file there (a symbolic
+// link, a directory, a submodule) is an error: a link is not followed.
+func (g *gitRepo) fileAt(ctx context.Context, rev, path string) (data []byte, ok bool, err error) {
+	out, err := g.runBytes(ctx, nil, "ls-tree", "--full-tree", "-z", rev, "--", path)
+	if err != nil {
+		return nil, false, err
+	}
+	// "<mode> <type> <object>\t<path>\x00", or nothing.
+	entry := strings.TrimSuffix(string(out), "\x00")
+	if entry == "" {
+		return nil, false, nil
+	}
+	meta, name, _ := strings.Cut(entry, "\t")
+	f := strings.Fields(meta)
+	if len(f) != 3 || name != path {
+		return nil, false, fmt.Errorf("git ls-tree %s: unexpected output for %s", short(rev), path)
+	}
+	if f[0] != "100644" && f[0] != "100755" {
+		return nil, false, fmt.Errorf("%s:%s is not a regular file (mode %s): it is not followed", short(rev), path, f[0])
+	}
+	data, err = g.runBytes(ctx, nil, "cat-file", "blob", f[2])
+	if err != nil {
+		return nil, false, fmt.Errorf("read %s:%s: %w", short(rev), path, err)
+	}
+	return data, true, nil
 }
 
 // hasCommit reports whether the commit is in the local repository.

@@ -152,17 +152,13 @@ func (w *world) event(name string, payload any) map[string]string {
 	}
 }
 
-func detectorFor(extend string) (*scanner.Detector, error) {
+func detectorFor(name string, data []byte) (*scanner.Detector, error) {
 	set, err := rules.Default()
 	if err != nil {
 		return nil, err
 	}
-	if extend != "" {
-		data, err := os.ReadFile(extend)
-		if err != nil {
-			return nil, err
-		}
-		f, err := rules.Parse(extend, data)
+	if data != nil {
+		f, err := rules.Parse(name, data)
 		if err != nil {
 			return nil, err
 		}

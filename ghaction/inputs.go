@@ -36,6 +36,10 @@ type Inputs struct {
 	Token          string
 	Comment        bool
 	SARIF          bool
+	// TrustPRConfig reads .leakstopignore and .leakstop.toml from the
+	// checkout on pull_request, pull_request_target and merge_group events
+	// too (else they come from the base commit).
+	TrustPRConfig bool
 }
 
 // InputError is an input with a value the action does not accept.
@@ -89,6 +93,9 @@ func ReadInputs(getenv func(string) string) (Inputs, error) {
 		return in, err
 	}
 	if in.SARIF, err = boolInput(getenv, "sarif", true); err != nil {
+		return in, err
+	}
+	if in.TrustPRConfig, err = boolInput(getenv, "trust-pr-config", false); err != nil {
 		return in, err
 	}
 	switch m := RevokeMode(strings.ToLower(input(getenv, "revoke"))); m {

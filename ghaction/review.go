@@ -39,6 +39,9 @@ type reviewItem struct {
 	f      *scanner.Finding
 	loc    scanner.Location
 	inDiff bool
+	// pending is the note of a finding that the pull request's own
+	// .leakstopignore lists ("" for the others).
+	pending string
 }
 
 // Reviewer posts one review per run on a pull request.
@@ -51,6 +54,11 @@ type Reviewer struct {
 	CommitID string
 	Retry    Retry
 	Log      func(format string, a ...any)
+	// Pending holds the fingerprints that the pull request's own
+	// .leakstopignore lists but the base commit's does not: they are
+	// posted with PendingNote.
+	Pending     map[string]bool
+	PendingNote string
 }
 
 // ReviewResult says what Review did.
@@ -100,6 +108,9 @@ func (r *Reviewer) Review(ctx context.Context, findings []scanner.Finding, diff 
 			if posted[postedKey(f.Fingerprint, p)] {
 				res.Skipped++
 				continue
+			}
+			if r.Pending[f.Fingerprint] {
+				it.pending = r.PendingNote
 			}
 			items = append(items, *it)
 		}
@@ -227,6 +238,9 @@ func commentBody(it reviewItem) string {
 		b.WriteString(" — looks like Twilio test credentials")
 	}
 	b.WriteString("\n\n")
+	if it.pending != "" {
+		fmt.Fprintf(&b, "> %s. Until then it is reported and counts in this check.\n\n", capitalize(mdNote(it.pending)))
+	}
 	if f.Identifier != "" {
 		fmt.Fprintf(&b, "- %s: %s\n", l.identifier, code(f.Identifier))
 	} else {
@@ -240,7 +254,9 @@ func commentBody(it reviewItem) string {
 	b.WriteString("\n**How to fix:** rotate it.\n\n")
 	b.WriteString(numbered(rotationSteps(f.Credential)))
 	b.WriteString("\n" + historyNote + "\n\n")
-	b.WriteString(allowHelp(f.Fingerprint))
+	if it.pending == "" {
+		b.WriteString(allowHelp(f.Fingerprint))
+	}
 	return b.String()
 }
 
@@ -275,7 +291,11 @@ func reviewBody(findings []scanner.Finding, inline int, body []reviewItem) strin
 		if c := it.loc.Commit; c != nil && c.Hash != "" {
 			fmt.Fprintf(&b, " (commit %s)", code(short(c.Hash)))
 		}
-		fmt.Fprintf(&b, " — fingerprint %s\n", code(f.Fingerprint))
+		fmt.Fprintf(&b, " — fingerprint %s", code(f.Fingerprint))
+		if it.pending != "" {
+			b.WriteString(" — " + mdNote(it.pending))
+		}
+		b.WriteString("\n")
 	}
 	if len(body) > 0 {
 		b.WriteString("\n**How to fix:** rotate each credential.\n\n")

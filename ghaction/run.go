@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -19,8 +20,10 @@ import (
 )
 
 // RulesFile is the repository's conventional rules file: when the
-// rules input is empty and it is at the root of the checkout, its rules
-// are added to the defaults (as the pre-commit hook does).
+// rules input is empty and it is at the root of the repository, its rules
+// are added to the defaults (as the pre-commit hook does). On a pull
+// request or merge group it is read from the base commit (see
+// repoConfig).
 const RulesFile = ".leakstop.toml"
 
 // ErrFindings is returned when credentials were found and the
@@ -35,9 +38,11 @@ type Config struct {
 	Getenv func(string) string
 	// Stdout receives workflow commands and the log; Stderr warnings.
 	Stdout, Stderr io.Writer
-	// Detector builds the detector: the embedded rules plus the rules
-	// file at extend ("" for none). Errors are reported as they are.
-	Detector    func(extend string) (*scanner.Detector, error)
+	// Detector builds the detector: the embedded rules plus those of a
+	// rules file's content data, named name in messages (as
+	// --rules-extend; nil data: the embedded rules only). Errors are
+	// reported as they are.
+	Detector    func(name string, data []byte) (*scanner.Detector, error)
 	ToolVersion string
 	// HTTPClient talks to the GitHub API (nil: http.DefaultClient).
 	HTTPClient *http.Client
@@ -66,6 +71,12 @@ type Result struct {
 	Scope      Scope
 	MergeBase  string
 	IgnoredNum int
+	// Pending counts the findings that the proposal's own .leakstopignore
+	// lists but the base commit's does not: reported all the same.
+	Pending int
+	// ConfigFrom is the commit .leakstopignore and .leakstop.toml were
+	// read from ("" for the checkout).
+	ConfigFrom string
 }
 
 // Run is "leakstop action". It returns ErrFindings when it found
@@ -84,6 +95,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	logf := func(format string, a ...any) {
 		// One line each, so scanned text cannot start a workflow command.
 		fmt.Fprintln(cfg.Stdout, "leakstop: "+EscapeData(fmt.Sprintf(format, a...)))
+	}
+	warnf := func(format string, a ...any) {
+		fmt.Fprintln(cfg.Stderr, "leakstop: warning: "+EscapeData(fmt.Sprintf(format, a...)))
 	}
 	in, err := ReadInputs(cfg.Getenv)
 	if err != nil {
@@ -125,29 +139,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res := &Result{Scope: scope}
 	logf("scanning %s", scope.Describe)
 
-	// Rules: the input, else the repository's conventional file.
-	rulesPath := in.Rules
-	if rulesPath != "" && !filepath.IsAbs(rulesPath) {
-		rulesPath = filepath.Join(ws, rulesPath)
-	}
-	if rulesPath == "" {
-		if _, err := os.Stat(filepath.Join(ws, RulesFile)); err == nil {
-			rulesPath = filepath.Join(ws, RulesFile)
-		}
-	}
-	if rulesPath != "" {
-		logf("adding the rules of %s", relTo(ws, rulesPath))
-	}
-	d, err := cfg.Detector(rulesPath)
-	if err != nil {
-		return nil, err
-	}
-
 	// History, then the scan.
 	g := &gitRepo{dir: ws, remote: "origin", token: in.Token, server: gc.ServerURL, log: logf}
-	gopts := scanner.GitOptions{Options: scanner.Options{Warn: func(msg string) {
-		fmt.Fprintln(cfg.Stderr, "leakstop: warning: "+EscapeData(msg))
-	}}}
+	gopts := scanner.GitOptions{Options: scanner.Options{Warn: func(msg string) { warnf("%s", msg) }}}
 	var scanRes *scanner.Result
 	switch scope.Kind {
 	case ScopeNothing:
@@ -206,22 +200,39 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return nil, err
 		}
 	}
+	res.Scope = scope
+
+	// The rules and the ignores: for a proposal, from its base commit
+	// (which the history above brought).
+	rc, err := loadRepoConfig(ctx, in, ws, scope, g, logf, warnf)
+	if err != nil {
+		return nil, err
+	}
+	res.ConfigFrom = rc.base
 	if scanRes == nil {
+		d, err := cfg.Detector(rc.rulesName, rc.rulesData)
+		if err != nil {
+			return nil, err
+		}
 		if scanRes, err = scanner.ScanGit(ctx, d, ws, gopts); err != nil {
 			return nil, err
 		}
 	}
-	res.Scope = scope
 
-	// Ignores.
-	ig, err := report.LoadIgnore(filepath.Join(ws, ignoreFileName))
-	if err != nil {
-		return nil, err
-	}
-	findings, ignored := ig.Filter(scanRes.Findings)
-	res.Findings, res.IgnoredNum = len(findings), len(ignored)
+	findings, ignored := rc.ignore.Filter(scanRes.Findings)
+	pending := rc.pending(findings)
+	res.Findings, res.IgnoredNum, res.Pending = len(findings), len(ignored), len(pending)
 	if len(ignored) > 0 {
-		logf("%d credential(s) ignored by %s", len(ignored), ignoreFileName)
+		from := ignoreFileName
+		if rc.base != "" {
+			from = short(rc.base) + ":" + ignoreFileName
+		}
+		logf("%d credential(s) ignored by %s", len(ignored), from)
+	}
+	var pendingMsg string
+	if len(pending) > 0 {
+		pendingMsg = pendingNote(scope)
+		logf("%d credential(s) still reported, %s", len(pending), pendingMsg)
 	}
 
 	// The revoker, on the findings in memory (with their secrets, which
@@ -268,18 +279,20 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}); err != nil {
 		return nil, err
 	}
-	for _, a := range annotations(findings) {
+	for _, a := range annotations(findings, pending, pendingMsg) {
 		fmt.Fprintln(cfg.Stdout, a.String())
 	}
 	if gc.Summary != "" {
-		if err := appendFile(gc.Summary, summaryMarkdown(scope, findings, len(ignored), scanRes.Stats, scanRes.Notes)); err != nil {
+		sum := summaryMarkdown(summaryInput{scope: scope, findings: findings, ignored: len(ignored), ignoreFrom: rc.base,
+			stats: scanRes.Stats, notes: append(slices.Clone(scanRes.Notes), rc.notes...), pending: pending, pendingNote: pendingMsg})
+		if err := appendFile(gc.Summary, sum); err != nil {
 			return nil, err
 		}
 	}
 
 	// The pull request review.
 	if scope.PR > 0 && in.Comment && len(findings) > 0 {
-		res.Review, res.ReviewErr = review(ctx, cfg, in, gc, g, scope, res.MergeBase, findings, logf)
+		res.Review, res.ReviewErr = review(ctx, cfg, in, gc, g, scope, res.MergeBase, findings, pending, pendingMsg, logf)
 		if res.ReviewErr != nil {
 			// Reporting on the pull request is a courtesy: the annotations,
 			// summary and exit status still say it all.
@@ -310,7 +323,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 }
 
 func review(ctx context.Context, cfg Config, in Inputs, gc Context, g *gitRepo, scope Scope, mergeBase string,
-	findings []scanner.Finding, logf func(string, ...any)) (ReviewResult, error) {
+	findings []scanner.Finding, pending map[string]bool, pendingNote string, logf func(string, ...any)) (ReviewResult, error) {
 	if in.Token == "" {
 		return ReviewResult{}, errors.New("no github-token: cannot comment")
 	}
@@ -334,7 +347,8 @@ func review(ctx context.Context, cfg Config, in Inputs, gc Context, g *gitRepo, 
 		return ReviewResult{}, fmt.Errorf("GITHUB_API_URL: %w", err)
 	}
 	client.BaseURL = u
-	rv := &Reviewer{Client: client, Owner: owner, Repo: repo, Number: scope.PR, CommitID: scope.Head, Retry: cfg.Retry, Log: logf}
+	rv := &Reviewer{Client: client, Owner: owner, Repo: repo, Number: scope.PR, CommitID: scope.Head, Retry: cfg.Retry, Log: logf,
+		Pending: pending, PendingNote: pendingNote}
 	r, err := rv.Review(ctx, findings, parseDiffLines(diffText))
 	if err != nil {
 		return r, err

@@ -355,31 +355,76 @@ func TestIgnoreFileAndRules(t *testing.T) {
 	w.head = commitAll(t, w.dev, "ignore the old one")
 	w.push("feature")
 	// actions/checkout of a pull request checks out its head (here) or
-	// merge commit: the ignore and rules files come from the checkout.
+	// merge commit.
 	gitIn(t, w.dev, "checkout", "-q", "main")
 	w.checkout("feature")
+
+	// By default both files come from the base commit, which has neither:
+	// the pull request's ignore entry does not apply yet (the old leak is
+	// reported with a note), nor do its rules.
 	w.stdout.Reset()
 	res, err = w.run(maps(w.prEvent(3), "INPUT_COMMENT", "false"))
 	if res == nil {
 		t.Fatalf("run: %v\n%s", err, w.stdout.String())
 	}
-	if !errors.Is(err, ErrFindings) || res.Findings != 2 || res.IgnoredNum != 1 {
+	if !errors.Is(err, ErrFindings) || res.Findings != 2 || res.IgnoredNum != 0 || res.Pending != 1 || res.ConfigFrom != w.base {
+		t.Fatalf("%v %+v\n%s", err, res, w.stdout.String())
+	}
+	if !strings.Contains(w.stdout.String(), "file=old.env,line=2") || strings.Contains(w.stdout.String(), "file=acme.txt") ||
+		!strings.Contains(w.stdout.String(), "This pull request changes .leakstop.toml") {
+		t.Fatalf("stdout:\n%s", w.stdout.String())
+	}
+
+	// The rules input is the workflow's choice: read as it is, from the
+	// checkout.
+	w.stdout.Reset()
+	res, err = w.run(maps(w.prEvent(3), "INPUT_COMMENT", "false", "INPUT_RULES", ".leakstop.toml"))
+	if !errors.Is(err, ErrFindings) || res.Findings != 3 || !strings.Contains(w.stdout.String(), "file=acme.txt,line=1") {
+		t.Fatalf("rules input: %v %+v\n%s", err, res, w.stdout.String())
+	}
+
+	// trust-pr-config: true reads them from the checkout, as the pull
+	// request leaves them.
+	trusted := maps(w.prEvent(3), "INPUT_COMMENT", "false", "INPUT_TRUST_PR_CONFIG", "true")
+	w.stdout.Reset()
+	os.Remove(w.files + "/summary.md")
+	res, err = w.run(trusted)
+	if res == nil {
+		t.Fatalf("run: %v\n%s", err, w.stdout.String())
+	}
+	if !errors.Is(err, ErrFindings) || res.Findings != 2 || res.IgnoredNum != 1 || res.Pending != 0 || res.ConfigFrom != "" {
 		t.Fatalf("%v findings=%d ignored=%d\n%s", err, res.Findings, res.IgnoredNum, w.stdout.String())
 	}
 	if !strings.Contains(w.stdout.String(), "file=acme.txt,line=1") || strings.Contains(w.stdout.String(), "file=old.env") {
 		t.Fatalf("stdout:\n%s", w.stdout.String())
 	}
-	if !strings.Contains(w.read("summary.md"), "1 credential ignored by `.leakstopignore`") {
+	if !strings.Contains(w.read("summary.md"), "1 credential ignored by `.leakstopignore`.") {
 		t.Fatalf("summary:\n%s", w.read("summary.md"))
 	}
 	w.noSecrets(w.oldCred.token, w.newCred.token, custom)
 
-	// A broken rules file is an error, not a clean run.
+	// A broken rules file in the checkout is an error, not a clean run,
+	// where the checkout's is read; by default the pull request's files
+	// are not read, and a broken .leakstopignore there is only a warning.
 	if err := os.WriteFile(w.ws+"/.leakstop.toml", []byte("[[rules]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.run(maps(w.prEvent(3), "INPUT_COMMENT", "false")); err == nil || errors.Is(err, ErrFindings) {
+	if _, err := w.run(trusted); err == nil || errors.Is(err, ErrFindings) {
 		t.Fatalf("broken rules: err = %v", err)
+	}
+	gitIn(t, w.dev, "checkout", "-q", "feature")
+	writeFile(t, w.dev, ".leakstopignore", "not a fingerprint\n")
+	writeFile(t, w.dev, ".leakstop.toml", "[[rules]\n")
+	w.head = commitAll(t, w.dev, "break both")
+	w.push("feature")
+	w.checkout("feature")
+	w.stderr.Reset()
+	res, err = w.run(maps(w.prEvent(4), "INPUT_COMMENT", "false"))
+	if !errors.Is(err, ErrFindings) || res.Findings != 2 || res.Pending != 0 {
+		t.Fatalf("broken files in the pull request: %v %+v", err, res)
+	}
+	if !strings.Contains(w.stderr.String(), "leakstop: warning: the pull request's .leakstopignore: "+short(w.head)+":.leakstopignore:1:") {
+		t.Fatalf("stderr:\n%s", w.stderr.String())
 	}
 }
 

@@ -81,26 +81,56 @@ func allowHelp(fp string) string {
 		fp + "  # why it is safe\n```\n"
 }
 
+// summaryInput is what the job summary says.
+type summaryInput struct {
+	scope    Scope
+	findings []scanner.Finding
+	ignored  int
+	// ignoreFrom is the commit .leakstopignore was read from ("" for
+	// the checkout).
+	ignoreFrom string
+	stats      scanner.Stats
+	notes      []string
+	// pending holds the fingerprints the proposal's own .leakstopignore
+	// lists, with pendingNote saying so.
+	pending     map[string]bool
+	pendingNote string
+}
+
+// mdNote renders a note made of plain words and file names in Markdown.
+func mdNote(note string) string {
+	return strings.ReplaceAll(note, ignoreFileName, "`"+ignoreFileName+"`")
+}
+
 // summaryMarkdown is the job summary.
-func summaryMarkdown(scope Scope, findings []scanner.Finding, ignored int, stats scanner.Stats, notes []string) string {
+func summaryMarkdown(in summaryInput) string {
 	var b strings.Builder
+	findings := in.findings
 	n := len(findings)
 	if n == 0 {
 		b.WriteString("## leakstop: no Twilio credentials found\n\n")
 	} else {
 		fmt.Fprintf(&b, "## leakstop: %d Twilio credential%s found\n\n", n, plural(n))
 	}
-	fmt.Fprintf(&b, "Scanned %s — %d commit%s, %d file%s.", mdText(scope.Describe),
-		stats.Commits, plural(int(stats.Commits)), stats.Files, plural(int(stats.Files)))
-	if ignored > 0 {
-		fmt.Fprintf(&b, " %d credential%s ignored by `%s`.", ignored, plural(ignored), ignoreFileName)
+	fmt.Fprintf(&b, "Scanned %s — %d commit%s, %d file%s.", mdText(in.scope.Describe),
+		in.stats.Commits, plural(int(in.stats.Commits)), in.stats.Files, plural(int(in.stats.Files)))
+	if in.ignored > 0 {
+		fmt.Fprintf(&b, " %d credential%s ignored by `%s`", in.ignored, plural(in.ignored), ignoreFileName)
+		if in.ignoreFrom != "" {
+			fmt.Fprintf(&b, " of the base commit %s", code(short(in.ignoreFrom)))
+		}
+		b.WriteString(".")
 	}
 	b.WriteString("\n\n")
-	for _, note := range notes {
+	for _, note := range in.notes {
 		fmt.Fprintf(&b, "> %s\n\n", mdText(note))
 	}
 	if n == 0 {
 		return b.String()
+	}
+	if p := len(in.pending); p > 0 {
+		fmt.Fprintf(&b, "**%d credential%s %s %s.** Until then %s reported and %s in this check.\n\n", p, plural(p),
+			pick(p, "is", "are"), mdNote(in.pendingNote), pick(p, "it is", "they are"), pick(p, "counts", "count"))
 	}
 	b.WriteString("| Credential | Identifier | Secret (redacted) | Where | Commit | Fingerprint |\n")
 	b.WriteString("|---|---|---|---|---|---|\n")
@@ -117,13 +147,17 @@ func summaryMarkdown(scope Scope, findings []scanner.Finding, ignored int, stats
 		if f.Identifier != "" {
 			id = code(f.Identifier)
 		}
+		fp := code(f.Fingerprint)
+		if in.pending[f.Fingerprint] {
+			fp += " — " + mdNote(in.pendingNote)
+		}
 		for _, loc := range f.Locations {
 			commit := ""
 			if loc.Commit != nil && loc.Commit.Hash != "" {
 				commit = code(short(loc.Commit.Hash))
 			}
 			fmt.Fprintf(&b, "| %s | %s | %s | %s:%d | %s | %s |\n", mdText(name), id, code(f.Secret.String()),
-				mdText(loc.Path), loc.Line, commit, code(f.Fingerprint))
+				mdText(loc.Path), loc.Line, commit, fp)
 		}
 	}
 	b.WriteString("\n### How to fix\n\n")
@@ -137,6 +171,11 @@ func summaryMarkdown(scope Scope, findings []scanner.Finding, ignored int, stats
 	}
 	b.WriteString(historyNote + "\n\n### How to allow a false positive\n\n")
 	b.WriteString(allowHelp("FINGERPRINT"))
+	if in.ignoreFrom != "" {
+		fmt.Fprintf(&b, "\nOn a %s, `%s` and `%s` are read from the base commit, not from the %s: "+
+			"an entry it adds takes effect once a maintainer merges it.\n", in.scope.proposalNoun(), ignoreFileName, RulesFile,
+			in.scope.proposalNoun())
+	}
 	return b.String()
 }
 

@@ -1,7 +1,10 @@
 package ghaction
 
 import (
+	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -80,8 +83,18 @@ func TestScopeFor(t *testing.T) {
 	pr := &Event{PullRequest: &PullRequest{Number: 4, Commits: 2}}
 	pr.PullRequest.Base.SHA, pr.PullRequest.Head.SHA = sha('a'), sha('b')
 	s, err := ScopeFor("pull_request", pr)
-	if err != nil || s.Kind != ScopeRange || s.Base != sha('a') || s.Head != sha('b') || s.PR != 4 || s.Commits != 2 {
+	if err != nil || s.Kind != ScopeRange || s.Base != sha('a') || s.Head != sha('b') || s.PR != 4 || s.Commits != 2 || !s.Proposal {
 		t.Fatalf("pull_request: %+v %v", s, err)
+	}
+	if s, err := ScopeFor("pull_request_target", pr); err != nil || !s.Proposal || s.proposalNoun() != "pull request" {
+		t.Fatalf("pull_request_target: %+v %v", s, err)
+	}
+	mg := &Event{MergeGroup: &struct {
+		BaseSHA string `json:"base_sha"`
+		HeadSHA string `json:"head_sha"`
+	}{sha('a'), sha('b')}}
+	if s, err := ScopeFor("merge_group", mg); err != nil || !s.Proposal || s.proposalNoun() != "merge group" {
+		t.Fatalf("merge_group: %+v %v", s, err)
 	}
 	bad := &Event{PullRequest: &PullRequest{Number: 4}}
 	bad.PullRequest.Base.SHA, bad.PullRequest.Head.SHA = "--upload-pack=evil", sha('b')
@@ -90,7 +103,7 @@ func TestScopeFor(t *testing.T) {
 	}
 	push := &Event{Before: sha('a'), After: sha('b')}
 	push.Repository.DefaultBranch = "main"
-	if s, _ := ScopeFor("push", push); s.Kind != ScopeRange || s.DefaultBranch != "main" {
+	if s, _ := ScopeFor("push", push); s.Kind != ScopeRange || s.DefaultBranch != "main" || s.Proposal {
 		t.Fatalf("push: %+v", s)
 	}
 	push.Before, push.Ref = zeroSHA, "refs/heads/topic"
@@ -117,12 +130,12 @@ func TestScopeFor(t *testing.T) {
 
 func TestReadInputs(t *testing.T) {
 	in, err := ReadInputs(func(string) string { return "" })
-	if err != nil || !in.FailOnFindings || in.Verify || in.Revoke != RevokeOff || !in.Comment || !in.SARIF {
+	if err != nil || !in.FailOnFindings || in.Verify || in.Revoke != RevokeOff || !in.Comment || !in.SARIF || in.TrustPRConfig {
 		t.Fatalf("defaults: %+v %v", in, err)
 	}
-	env := map[string]string{"INPUT_FAIL-ON-FINDINGS": "False", "INPUT_REVOKE": " Plan ", "INPUT_GITHUB_TOKEN": "t"}
+	env := map[string]string{"INPUT_FAIL-ON-FINDINGS": "False", "INPUT_REVOKE": " Plan ", "INPUT_GITHUB_TOKEN": "t", "INPUT_TRUST_PR_CONFIG": "TRUE"}
 	in, err = ReadInputs(func(k string) string { return env[k] })
-	if err != nil || in.FailOnFindings || in.Revoke != RevokePlan || in.Token != "t" {
+	if err != nil || in.FailOnFindings || in.Revoke != RevokePlan || in.Token != "t" || !in.TrustPRConfig {
 		t.Fatalf("%+v %v", in, err)
 	}
 	pasted := strings.Repeat("ab", 16)
@@ -135,5 +148,36 @@ func TestReadInputs(t *testing.T) {
 	var ie *InputError
 	if !errors.As(err, &ie) || strings.Contains(err.Error(), pasted) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestFileAt: a file of a commit, as git holds it; a missing one is not
+// an error, a link or a directory is (it is not followed).
+func TestFileAt(t *testing.T) {
+	gitEnv(t)
+	dir := t.TempDir()
+	gitIn(t, dir, "init", "-q", "-b", "main")
+	writeFile(t, dir, ".leakstopignore", "# none\n\n")
+	writeFile(t, dir, "sub/.leakstopignore", "# not at the root\n")
+	writeFile(t, dir, ".leakstop.toml/x", "a directory\n")
+	if err := os.Symlink("sub/.leakstopignore", filepath.Join(dir, "link")); err != nil {
+		t.Skip(err)
+	}
+	sha := commitAll(t, dir, "files")
+	g := &gitRepo{dir: filepath.Join(dir, "sub"), remote: "origin", log: func(string, ...any) {}}
+	ctx := context.Background()
+	if data, ok, err := g.fileAt(ctx, sha, ".leakstopignore"); err != nil || !ok || string(data) != "# none\n\n" {
+		t.Fatalf("file: %q %v %v", data, ok, err)
+	}
+	if _, ok, err := g.fileAt(ctx, sha, "missing"); err != nil || ok {
+		t.Fatalf("missing: %v %v", ok, err)
+	}
+	for _, p := range []string{"link", ".leakstop.toml"} {
+		if _, _, err := g.fileAt(ctx, sha, p); err == nil || !strings.Contains(err.Error(), "is not a regular file") {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	if _, _, err := g.fileAt(ctx, strings.Repeat("1", 40), ".leakstopignore"); err == nil {
+		t.Error("a commit that is not there")
 	}
 }

@@ -62,8 +62,10 @@ func (a Annotation) String() string {
 }
 
 // annotations returns one annotation per location of every finding.
-// Twilio test credentials are warnings; the rest are errors.
-func annotations(findings []scanner.Finding) []Annotation {
+// Twilio test credentials are warnings; the rest are errors. A finding
+// whose fingerprint is in pending (listed by the proposal's own
+// .leakstopignore, not yet in force) says so with note.
+func annotations(findings []scanner.Finding, pending map[string]bool, note string) []Annotation {
 	var out []Annotation
 	for i := range findings {
 		f := &findings[i]
@@ -87,8 +89,13 @@ func annotations(findings []scanner.Finding) []Annotation {
 				fmt.Fprintf(&msg, ", added in commit %s", short(loc.Commit.Hash))
 			}
 			fmt.Fprintf(&msg, ". Fingerprint %s.\n", f.Fingerprint)
-			msg.WriteString("Rotate it in the Twilio Console: deleting the line leaves it in git history. ")
-			fmt.Fprintf(&msg, "Not a live credential? Add the fingerprint to %s with the reason, or leakstop:allow on the line.", ignoreFileName)
+			if pending[f.Fingerprint] {
+				fmt.Fprintf(&msg, "%s. If it is a live credential, rotate it in the Twilio Console: deleting the line leaves it in git history.",
+					capitalize(note))
+			} else {
+				msg.WriteString("Rotate it in the Twilio Console: deleting the line leaves it in git history. ")
+				fmt.Fprintf(&msg, "Not a live credential? Add the fingerprint to %s with the reason, or leakstop:allow on the line.", ignoreFileName)
+			}
 			out = append(out, Annotation{
 				Level: level, File: loc.Path, Line: loc.Line, Col: loc.Column,
 				Title: "Leaked " + l.credential, Message: msg.String(),

@@ -11,6 +11,7 @@ import (
 
 	"github.com/leakstop/leakstop/ghaction"
 	"github.com/leakstop/leakstop/revoker"
+	"github.com/leakstop/leakstop/rules"
 	"github.com/leakstop/leakstop/scanner"
 )
 
@@ -22,6 +23,13 @@ needs, scans what the event adds (a pull request's commits, a push's
 range, or the whole history on schedule and workflow_dispatch), and
 reports with annotations, a job summary, a SARIF file, a JSON report and
 a pull request review. Outputs: findings, sarif, report.
+
+On pull_request, pull_request_target and merge_group events,
+.leakstopignore and .leakstop.toml are read from the base commit, not
+from the checkout, so that a pull request cannot silence its own
+findings; a finding that only the pull request's own .leakstopignore
+lists is reported with a note. trust-pr-config: true reads them from the
+checkout instead. An explicit rules input is read from the checkout.
 
 With verify: true the credentials are checked against Twilio (as scan
 --verify); with revoke: plan or apply they go to the revoker (as scan
@@ -62,10 +70,22 @@ func actionConfig(s *stdio, rf revokerFlags) ghaction.Config {
 		Getenv: os.Getenv,
 		Stdout: s.out,
 		Stderr: s.err,
-		Detector: func(extend string) (*scanner.Detector, error) {
-			set, err := loadRules("", extend)
+		Detector: func(name string, data []byte) (*scanner.Detector, error) {
+			// As --rules-extend: the file's rules added to the embedded
+			// ones (the action reads the file, from the checkout or, for
+			// a pull request, from its base commit).
+			set, err := rules.Default()
 			if err != nil {
 				return nil, err
+			}
+			if data != nil {
+				f, err := rules.Parse(name, data)
+				if err != nil {
+					return nil, err
+				}
+				if set, err = rules.Merge(set, f); err != nil {
+					return nil, err
+				}
 			}
 			return scanner.NewDetector(set)
 		},
