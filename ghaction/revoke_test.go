@@ -38,7 +38,9 @@ func TestVerifyAndRevokeInputs(t *testing.T) {
 	w.gh.AddPullRequest("octo", "app", githubtest.PullRequest{Number: w.number, HeadSHA: w.head, BaseSHA: w.base, Diff: githubDiff()})
 	writeFile(t, w.ws, "leakstop.toml", "# revoker configuration\n")
 	wantConfig := filepath.Join(w.ws, "leakstop.toml")
-	base := maps(w.prEvent(2), "INPUT_COMMENT", "false", "INPUT_CONFIG", "leakstop.toml")
+	// The checkout's configuration is trusted here; TestRevokerConfigFromBase
+	// covers the default.
+	base := maps(w.prEvent(2), "INPUT_COMMENT", "false", "INPUT_CONFIG", "leakstop.toml", "INPUT_TRUST_PR_CONFIG", "true")
 	at := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	mark := func(findings []scanner.Finding) {
 		for i := range findings {
@@ -121,5 +123,48 @@ func TestVerifyAndRevokeInputs(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "input config:") || called {
 		t.Errorf("missing config: %v (revoker called: %v)", err, called)
+	}
+}
+
+// TestRevokerConfigFromBase: for a pull request the revoker configuration
+// (which names the sinks that receive new tokens) is read from the base
+// commit, not from what the pull request changed; a configuration outside
+// the checkout is the workflow's own and used as is.
+func TestRevokerConfigFromBase(t *testing.T) {
+	w := newPRWorld(t)
+	w.gh.AddPullRequest("octo", "app", githubtest.PullRequest{Number: w.number, HeadSHA: w.head, BaseSHA: w.base, Diff: githubDiff()})
+	// README.md is in the base commit as "# app\n"; the checkout's differs.
+	writeFile(t, w.ws, "README.md", "# changed by the pull request\n")
+	var got []byte
+	verify := func(c *Config) {
+		c.Verify = func(_ context.Context, _ []scanner.Finding, configPath string) error {
+			b, err := os.ReadFile(configPath)
+			got = b
+			return err
+		}
+	}
+	env := maps(w.prEvent(2), "INPUT_COMMENT", "false", "INPUT_VERIFY", "true", "INPUT_CONFIG", "README.md")
+	if _, err := w.runWith(env, verify); !errors.Is(err, ErrFindings) {
+		t.Fatalf("run: %v\n%s", err, w.stderr.String())
+	}
+	if string(got) != "# app\n" {
+		t.Errorf("the revoker got %q, want the base commit's configuration", got)
+	}
+
+	// Only in the checkout: refused, with the way out.
+	writeFile(t, w.ws, "leakstop.toml", "# revoker configuration\n")
+	_, err := w.runWith(maps(env, "INPUT_CONFIG", "leakstop.toml"), verify)
+	if err == nil || !strings.Contains(err.Error(), "not in the base commit") || !strings.Contains(err.Error(), "trust-pr-config") {
+		t.Errorf("config only in the pull request: %v", err)
+	}
+
+	// Outside the checkout: the workflow wrote it; used as is.
+	outside := filepath.Join(t.TempDir(), "revoker.toml")
+	writeFile(t, filepath.Dir(outside), "revoker.toml", "# the workflow's\n")
+	if _, err := w.runWith(maps(env, "INPUT_CONFIG", outside), verify); !errors.Is(err, ErrFindings) {
+		t.Fatalf("outside: %v", err)
+	}
+	if string(got) != "# the workflow's\n" {
+		t.Errorf("outside the checkout: got %q", got)
 	}
 }

@@ -209,6 +209,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	res.ConfigFrom = rc.base
+	if in.Verify || in.Revoke != RevokeOff {
+		// The revoker configuration names sinks (commands, secret
+		// stores) that receive new tokens: a proposal must not choose
+		// them, so it too comes from the base commit.
+		if configPath, err = revokerConfigAt(ctx, in, ws, scope, g, configPath, logf); err != nil {
+			return nil, err
+		}
+	}
 	if scanRes == nil {
 		d, err := cfg.Detector(rc.rulesName, rc.rulesData)
 		if err != nil {
