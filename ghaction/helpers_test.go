@@ -152,7 +152,7 @@ func (w *world) event(name string, payload any) map[string]string {
 	}
 }
 
-func detectorFor(name string, data []byte) (*scanner.Detector, error) {
+func detectorFor(name string, data []byte, opts ...scanner.DetectorOption) (*scanner.Detector, error) {
 	set, err := rules.Default()
 	if err != nil {
 		return nil, err
@@ -166,7 +166,7 @@ func detectorFor(name string, data []byte) (*scanner.Detector, error) {
 			return nil, err
 		}
 	}
-	return scanner.NewDetector(set)
+	return scanner.NewDetector(set, opts...)
 }
 
 func (w *world) run(env map[string]string) (*Result, error) {

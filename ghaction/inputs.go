@@ -38,7 +38,8 @@ type Inputs struct {
 	SARIF          bool
 	// TrustPRConfig reads .leakstopignore and .leakstop.toml from the
 	// checkout on pull_request, pull_request_target and merge_group events
-	// too (else they come from the base commit).
+	// too (else they come from the base commit), and honours every inline
+	// leakstop:allow (else only those already on the base commit's line).
 	TrustPRConfig bool
 }
 

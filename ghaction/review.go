@@ -40,7 +40,7 @@ type reviewItem struct {
 	loc    scanner.Location
 	inDiff bool
 	// pending is the note of a finding that the pull request's own
-	// .leakstopignore lists ("" for the others).
+	// configuration would silence ("" for the others).
 	pending string
 }
 
@@ -54,11 +54,11 @@ type Reviewer struct {
 	CommitID string
 	Retry    Retry
 	Log      func(format string, a ...any)
-	// Pending holds the fingerprints that the pull request's own
-	// .leakstopignore lists but the base commit's does not: they are
-	// posted with PendingNote.
-	Pending     map[string]bool
-	PendingNote string
+	// Pending maps the fingerprints that the pull request's own
+	// configuration would silence (a .leakstopignore entry, an inline
+	// leakstop:allow) but the base commit's does not to the note they
+	// are posted with.
+	Pending map[string]string
 }
 
 // ReviewResult says what Review did.
@@ -109,9 +109,7 @@ func (r *Reviewer) Review(ctx context.Context, findings []scanner.Finding, diff 
 				res.Skipped++
 				continue
 			}
-			if r.Pending[f.Fingerprint] {
-				it.pending = r.PendingNote
-			}
+			it.pending = r.Pending[f.Fingerprint]
 			items = append(items, *it)
 		}
 	}

@@ -40,9 +40,9 @@ type Config struct {
 	Stdout, Stderr io.Writer
 	// Detector builds the detector: the embedded rules plus those of a
 	// rules file's content data, named name in messages (as
-	// --rules-extend; nil data: the embedded rules only). Errors are
-	// reported as they are.
-	Detector    func(name string, data []byte) (*scanner.Detector, error)
+	// --rules-extend; nil data: the embedded rules only), with opts.
+	// Errors are reported as they are.
+	Detector    func(name string, data []byte, opts ...scanner.DetectorOption) (*scanner.Detector, error)
 	ToolVersion string
 	// HTTPClient talks to the GitHub API (nil: http.DefaultClient).
 	HTTPClient *http.Client
@@ -72,8 +72,13 @@ type Result struct {
 	MergeBase  string
 	IgnoredNum int
 	// Pending counts the findings that the proposal's own .leakstopignore
-	// lists but the base commit's does not: reported all the same.
+	// lists but the base commit's does not, or that are reported only for
+	// lines with an inline leakstop:allow the proposal adds: reported all
+	// the same.
 	Pending int
+	// InlineAllowed counts the locations of a proposal left out for an
+	// inline leakstop:allow already on the base commit's line.
+	InlineAllowed int
 	// ConfigFrom is the commit .leakstopignore and .leakstop.toml were
 	// read from ("" for the checkout).
 	ConfigFrom string
@@ -217,6 +222,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return nil, err
 		}
 	}
+	var inlineAdded map[string]bool
 	if scanRes == nil {
 		d, err := cfg.Detector(rc.rulesName, rc.rulesData)
 		if err != nil {
@@ -225,10 +231,48 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if scanRes, err = scanner.ScanGit(ctx, d, ws, gopts); err != nil {
 			return nil, err
 		}
+		if rc.base != "" {
+			// A proposal cannot allow its own leak inline either: scan
+			// again with leakstop:allow disabled (see inlineAllowed).
+			da, err := cfg.Detector(rc.rulesName, rc.rulesData, scanner.WithInlineAllow(false))
+			if err != nil {
+				return nil, err
+			}
+			aopts := gopts
+			aopts.Warn = func(string) {} // the first scan said it all
+			allRes, err := scanner.ScanGit(ctx, da, ws, aopts)
+			if err != nil {
+				return nil, err
+			}
+			all, added, kept := inlineAllowed(ctx, g, ws, scope.Base, scanRes.Findings, allRes.Findings, warnf)
+			scanRes.Findings, inlineAdded, res.InlineAllowed = all, added, kept
+			if kept > 0 {
+				logf("%d location(s) left out for an inline %s already on the base commit's line", kept, scanner.AllowComment)
+			}
+		}
 	}
 
 	findings, ignored := rc.ignore.Filter(scanRes.Findings)
-	pending := rc.pending(findings)
+	// pending maps the fingerprint of a finding that the proposal's own
+	// configuration would silence to the note that says so.
+	pending := map[string]string{}
+	var notes []string
+	for fp := range rc.pending(findings) {
+		pending[fp] = pendingNote(scope)
+	}
+	if len(pending) > 0 {
+		notes = append(notes, pendingNote(scope))
+	}
+	var inlineN int
+	for _, f := range findings {
+		if inlineAdded[f.Fingerprint] && pending[f.Fingerprint] == "" {
+			pending[f.Fingerprint] = inlineAllowNote(scope)
+			inlineN++
+		}
+	}
+	if inlineN > 0 {
+		notes = append(notes, inlineAllowNote(scope))
+	}
 	res.Findings, res.IgnoredNum, res.Pending = len(findings), len(ignored), len(pending)
 	if len(ignored) > 0 {
 		from := ignoreFileName
@@ -237,10 +281,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		logf("%d credential(s) ignored by %s", len(ignored), from)
 	}
-	var pendingMsg string
-	if len(pending) > 0 {
-		pendingMsg = pendingNote(scope)
-		logf("%d credential(s) still reported, %s", len(pending), pendingMsg)
+	for _, note := range notes {
+		n := 0
+		for _, v := range pending {
+			if v == note {
+				n++
+			}
+		}
+		logf("%d credential(s) still reported, %s", n, note)
 	}
 
 	// The revoker, on the findings in memory (with their secrets, which
@@ -287,12 +335,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}); err != nil {
 		return nil, err
 	}
-	for _, a := range annotations(findings, pending, pendingMsg) {
+	for _, a := range annotations(findings, pending) {
 		fmt.Fprintln(cfg.Stdout, a.String())
 	}
 	if gc.Summary != "" {
 		sum := summaryMarkdown(summaryInput{scope: scope, findings: findings, ignored: len(ignored), ignoreFrom: rc.base,
-			stats: scanRes.Stats, notes: append(slices.Clone(scanRes.Notes), rc.notes...), pending: pending, pendingNote: pendingMsg})
+			stats: scanRes.Stats, notes: append(slices.Clone(scanRes.Notes), rc.notes...), pending: pending, pendingNotes: notes})
 		if err := appendFile(gc.Summary, sum); err != nil {
 			return nil, err
 		}
@@ -300,7 +348,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	// The pull request review.
 	if scope.PR > 0 && in.Comment && len(findings) > 0 {
-		res.Review, res.ReviewErr = review(ctx, cfg, in, gc, g, scope, res.MergeBase, findings, pending, pendingMsg, logf)
+		res.Review, res.ReviewErr = review(ctx, cfg, in, gc, g, scope, res.MergeBase, findings, pending, logf)
 		if res.ReviewErr != nil {
 			// Reporting on the pull request is a courtesy: the annotations,
 			// summary and exit status still say it all.
@@ -331,7 +379,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 }
 
 func review(ctx context.Context, cfg Config, in Inputs, gc Context, g *gitRepo, scope Scope, mergeBase string,
-	findings []scanner.Finding, pending map[string]bool, pendingNote string, logf func(string, ...any)) (ReviewResult, error) {
+	findings []scanner.Finding, pending map[string]string, logf func(string, ...any)) (ReviewResult, error) {
 	if in.Token == "" {
 		return ReviewResult{}, errors.New("no github-token: cannot comment")
 	}
@@ -356,7 +404,7 @@ func review(ctx context.Context, cfg Config, in Inputs, gc Context, g *gitRepo, 
 	}
 	client.BaseURL = u
 	rv := &Reviewer{Client: client, Owner: owner, Repo: repo, Number: scope.PR, CommitID: scope.Head, Retry: cfg.Retry, Log: logf,
-		Pending: pending, PendingNote: pendingNote}
+		Pending: pending}
 	r, err := rv.Review(ctx, findings, parseDiffLines(diffText))
 	if err != nil {
 		return r, err

@@ -91,14 +91,16 @@ type summaryInput struct {
 	ignoreFrom string
 	stats      scanner.Stats
 	notes      []string
-	// pending holds the fingerprints the proposal's own .leakstopignore
-	// lists, with pendingNote saying so.
-	pending     map[string]bool
-	pendingNote string
+	// pending maps the fingerprints the proposal's own configuration
+	// would silence to the note saying so; pendingNotes lists the notes
+	// in the order they are given.
+	pending      map[string]string
+	pendingNotes []string
 }
 
 // mdNote renders a note made of plain words and file names in Markdown.
 func mdNote(note string) string {
+	note = strings.ReplaceAll(note, scanner.AllowComment, "`"+scanner.AllowComment+"`")
 	return strings.ReplaceAll(note, ignoreFileName, "`"+ignoreFileName+"`")
 }
 
@@ -128,9 +130,18 @@ func summaryMarkdown(in summaryInput) string {
 	if n == 0 {
 		return b.String()
 	}
-	if p := len(in.pending); p > 0 {
+	for _, note := range in.pendingNotes {
+		p := 0
+		for _, v := range in.pending {
+			if v == note {
+				p++
+			}
+		}
+		if p == 0 {
+			continue
+		}
 		fmt.Fprintf(&b, "**%d credential%s %s %s.** Until then %s reported and %s in this check.\n\n", p, plural(p),
-			pick(p, "is", "are"), mdNote(in.pendingNote), pick(p, "it is", "they are"), pick(p, "counts", "count"))
+			pick(p, "is", "are"), mdNote(note), pick(p, "it is", "they are"), pick(p, "counts", "count"))
 	}
 	b.WriteString("| Credential | Identifier | Secret (redacted) | Where | Commit | Fingerprint |\n")
 	b.WriteString("|---|---|---|---|---|---|\n")
@@ -148,8 +159,8 @@ func summaryMarkdown(in summaryInput) string {
 			id = code(f.Identifier)
 		}
 		fp := code(f.Fingerprint)
-		if in.pending[f.Fingerprint] {
-			fp += " — " + mdNote(in.pendingNote)
+		if note := in.pending[f.Fingerprint]; note != "" {
+			fp += " — " + mdNote(note)
 		}
 		for _, loc := range f.Locations {
 			commit := ""

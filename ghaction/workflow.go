@@ -63,9 +63,9 @@ func (a Annotation) String() string {
 
 // annotations returns one annotation per location of every finding.
 // Twilio test credentials are warnings; the rest are errors. A finding
-// whose fingerprint is in pending (listed by the proposal's own
-// .leakstopignore, not yet in force) says so with note.
-func annotations(findings []scanner.Finding, pending map[string]bool, note string) []Annotation {
+// whose fingerprint is in pending (silenced by the proposal's own
+// configuration, not yet in force) says so with its note.
+func annotations(findings []scanner.Finding, pending map[string]string) []Annotation {
 	var out []Annotation
 	for i := range findings {
 		f := &findings[i]
@@ -89,7 +89,7 @@ func annotations(findings []scanner.Finding, pending map[string]bool, note strin
 				fmt.Fprintf(&msg, ", added in commit %s", short(loc.Commit.Hash))
 			}
 			fmt.Fprintf(&msg, ". Fingerprint %s.\n", f.Fingerprint)
-			if pending[f.Fingerprint] {
+			if note := pending[f.Fingerprint]; note != "" {
 				fmt.Fprintf(&msg, "%s. If it is a live credential, rotate it in the Twilio Console: deleting the line leaves it in git history.",
 					capitalize(note))
 			} else {

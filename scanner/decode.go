@@ -95,7 +95,7 @@ func (d *Detector) decoded(c *content, spans []span, depth int) []Hit {
 				if h.Encoding == "" {
 					h.Encoding = enc
 				}
-				if !hasAllowComment(c, off) {
+				if !d.allowed(c, off) {
 					out = append(out, h)
 				}
 			}

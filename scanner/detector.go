@@ -60,6 +60,9 @@ type Detector struct {
 	window []int
 	// decodeWords are the keywords that make a line worth decoding.
 	decodeWords []string
+	// keepAllowed keeps the hits on lines marked with AllowComment (see
+	// WithInlineAllow).
+	keepAllowed bool
 }
 
 // maxLineWindow bounds how far around a candidate a rule's regex looks, so
@@ -72,8 +75,11 @@ const maxLineWindow = 2048
 var decodeTriggers = []string{"qum", "u0s", `\u00`, "%3a", "basic "}
 
 // NewDetector prepares set for scanning.
-func NewDetector(set *rules.Set) (*Detector, error) {
+func NewDetector(set *rules.Set, opts ...DetectorOption) (*Detector, error) {
 	d := &Detector{set: set, rules: set.Rules, near: map[int][]int{}, window: make([]int, len(set.Rules))}
+	for _, o := range opts {
+		o(d)
+	}
 	idx := map[string]int{}
 	for i, r := range set.Rules {
 		idx[r.ID] = i
@@ -349,7 +355,7 @@ func (d *Detector) match(c *content, ri int, s span, out []Hit) []Hit {
 			continue
 		}
 		off := s.start + gs
-		if hasAllowComment(c, off) {
+		if d.allowed(c, off) {
 			continue
 		}
 		line := c.lineOf(off)
@@ -393,6 +399,12 @@ func isAlnum(b byte) bool {
 
 // AllowComment marks a line whose findings are intentionally ignored.
 const AllowComment = "leakstop:allow"
+
+// allowed reports whether a hit at off is dropped for an AllowComment on
+// its line.
+func (d *Detector) allowed(c *content, off int) bool {
+	return !d.keepAllowed && hasAllowComment(c, off)
+}
 
 func hasAllowComment(c *content, off int) bool {
 	s := c.lineSpan(off, off)

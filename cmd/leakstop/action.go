@@ -70,7 +70,7 @@ func actionConfig(s *stdio, rf revokerFlags) ghaction.Config {
 		Getenv: os.Getenv,
 		Stdout: s.out,
 		Stderr: s.err,
-		Detector: func(name string, data []byte) (*scanner.Detector, error) {
+		Detector: func(name string, data []byte, opts ...scanner.DetectorOption) (*scanner.Detector, error) {
 			// As --rules-extend: the file's rules added to the embedded
 			// ones (the action reads the file, from the checkout or, for
 			// a pull request, from its base commit).
@@ -87,7 +87,7 @@ func actionConfig(s *stdio, rf revokerFlags) ghaction.Config {
 					return nil, err
 				}
 			}
-			return scanner.NewDetector(set)
+			return scanner.NewDetector(set, opts...)
 		},
 		ToolVersion: toolVersion(),
 		Verify: func(ctx context.Context, findings []scanner.Finding, configPath string) error {
