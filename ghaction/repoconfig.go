@@ -138,34 +138,41 @@ func loadRepoConfig(ctx context.Context, in Inputs, ws string, scope Scope, g *g
 	return c, nil
 }
 
-// revokerConfigAt returns the revoker configuration file to use. For a
-// proposal (unless trust-pr-config), a configuration inside the checkout
-// is read from the base commit into a private temporary file; one outside
-// the checkout (written by the workflow itself) is used as is.
+// revokerConfigAt returns the revoker configuration file to use, and a
+// function that removes it when it is a copy. For a proposal (unless
+// trust-pr-config), a configuration inside the checkout is read from the
+// base commit into a private temporary file; one outside the checkout
+// (written by the workflow itself) is used as is.
 func revokerConfigAt(ctx context.Context, in Inputs, ws string, scope Scope, g *gitRepo, path string,
-	logf func(string, ...any)) (string, error) {
+	logf func(string, ...any)) (string, func(), error) {
+	nothing := func() {}
 	rel, err := filepath.Rel(ws, path)
 	if !scope.Proposal || in.TrustPRConfig || err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
-		return path, nil
+		return path, nothing, nil
 	}
 	data, ok, err := g.fileAt(ctx, scope.Base, filepath.ToSlash(rel))
 	if err != nil {
-		return "", fmt.Errorf("read the revoker configuration at the base commit: %w", err)
+		return "", nothing, fmt.Errorf("read the revoker configuration at the base commit: %w", err)
 	}
 	if !ok {
-		return "", fmt.Errorf("input config: %s is not in the base commit %s; for a %s it is read from there (input trust-pr-config: true reads the checkout's)",
+		return "", nothing, fmt.Errorf("input config: %s is not in the base commit %s; for a %s it is read from there (input trust-pr-config: true reads the checkout's)",
 			filepath.ToSlash(rel), short(scope.Base), scope.proposalNoun())
 	}
 	f, err := os.CreateTemp("", "leakstop-config-*.toml")
 	if err != nil {
-		return "", fmt.Errorf("write the revoker configuration: %w", err)
+		return "", nothing, fmt.Errorf("write the revoker configuration: %w", err)
 	}
-	defer f.Close()
-	if _, err := f.Write(data); err != nil {
-		return "", fmt.Errorf("write the revoker configuration: %w", err)
+	remove := func() { os.Remove(f.Name()) }
+	_, werr := f.Write(data)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		remove()
+		return "", nothing, fmt.Errorf("write the revoker configuration: %w", werr)
 	}
 	logf("revoker configuration %s read from the base commit %s", filepath.ToSlash(rel), short(scope.Base))
-	return f.Name(), nil
+	return f.Name(), remove, nil
 }
 
 // pending returns the fingerprints of findings (those left after the

@@ -218,9 +218,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		// The revoker configuration names sinks (commands, secret
 		// stores) that receive new tokens: a proposal must not choose
 		// them, so it too comes from the base commit.
-		if configPath, err = revokerConfigAt(ctx, in, ws, scope, g, configPath, logf); err != nil {
+		var cleanup func()
+		if configPath, cleanup, err = revokerConfigAt(ctx, in, ws, scope, g, configPath, logf); err != nil {
 			return nil, err
 		}
+		defer cleanup()
 	}
 	var inlineAdded map[string]bool
 	if scanRes == nil {
