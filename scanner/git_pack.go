@@ -210,21 +210,13 @@ func openPackIndex(packPath string) (*pack, error) {
 	return &pack{path: packPath, data: data, idx: idx, unmap: unmap}, nil
 }
 
+// openPack maps a pack, reads its index and parses every object header:
+// what a full scan needs.
 func openPack(packPath string) (*pack, error) {
-	idxPath := strings.TrimSuffix(packPath, ".pack") + ".idx"
-	idxData, err := os.ReadFile(idxPath)
+	p, err := openPackIndex(packPath)
 	if err != nil {
 		return nil, err
 	}
-	idx, err := parseIdx(idxData)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", idxPath, err)
-	}
-	data, unmap, err := mapFile(packPath)
-	if err != nil {
-		return nil, err
-	}
-	p := &pack{path: packPath, data: data, idx: idx, unmap: unmap}
 	if err := p.parse(); err != nil {
 		p.close()
 		return nil, fmt.Errorf("%s: %w", packPath, err)
