@@ -28,7 +28,7 @@ func (p Plan) WriteText(w io.Writer) error {
 		}
 	}
 	if p.Mode != ModeApply && p.count(DecisionRotate, DecisionResume, DecisionRetry) > 0 {
-		b.WriteString("\nNothing was changed. Set mode = \"apply\" to rotate.\n")
+		b.WriteString("\nNothing was changed. Run again with --apply (or set mode = \"apply\") to rotate.\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	if err != nil {
