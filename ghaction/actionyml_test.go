@@ -138,7 +138,7 @@ func TestActionYMLInputsOutputs(t *testing.T) {
 	}
 	for _, s := range []string{"${{ github.action_path }}/go.mod", "actions/setup-go@", "go build", "./cmd/leakstop",
 		"github/codeql-action/upload-sarif@", "sarif_file: ${{ steps.scan.outputs.sarif }}", "inputs.sarif == 'true'",
-		"id: scan", `leakstop" action`} {
+		"id: scan", `"$LEAKSTOP_BIN" action`, "ghaction/install.sh", "ghaction/cachekey.sh", "actions/cache@"} {
 		if !strings.Contains(text, s) {
 			t.Errorf("action.yml lacks %q", s)
 		}

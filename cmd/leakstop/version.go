@@ -6,6 +6,13 @@ import (
 	"runtime/debug"
 )
 
+// releaseVersion is the release this source is, or was last, published
+// as. The release workflow (.github/workflows/release.yml) refuses a tag
+// that is not "v" + releaseVersion, and the GitHub Action reads it to pick
+// the prebuilt binary of a release tag (ghaction/install.sh): bump it in
+// the commit that is tagged. Keep the line's shape; install.sh parses it.
+const releaseVersion = "0.1.0"
+
 // version is set at build time with -ldflags "-X main.version=…"; otherwise
 // it comes from the module build info.
 var version = ""
@@ -17,7 +24,7 @@ func toolVersion() string {
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		return bi.Main.Version
 	}
-	return "0.1.0-dev"
+	return releaseVersion + "-dev"
 }
 
 func runVersion(_ context.Context, s *stdio, args []string) error {
