@@ -7,8 +7,8 @@ import (
 	"os"
 
 	"github.com/leakstop/leakstop/revoker"
-	"github.com/leakstop/leakstop/revoker/store"
 	"github.com/leakstop/leakstop/revoker/twilio"
+	"github.com/leakstop/leakstop/state"
 )
 
 // How a command wires the revoker: configuration, store, Twilio client,
@@ -20,7 +20,7 @@ func Example() {
 		fmt.Fprintln(os.Stderr, "leakstop: error:", err)
 		return
 	}
-	st, err := store.Open(ctx, cfg.State) // "" → ~/.local/state/leakstop/state.db
+	st, err := state.Open(ctx, cfg.State, state.Options{}) // "" → ~/.local/state/leakstop/state.db
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "leakstop: error:", err)
 		return

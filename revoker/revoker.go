@@ -14,9 +14,9 @@ import (
 
 	"github.com/leakstop/leakstop/revoker/notify"
 	"github.com/leakstop/leakstop/revoker/sink"
-	"github.com/leakstop/leakstop/revoker/store"
 	"github.com/leakstop/leakstop/revoker/twilio"
 	"github.com/leakstop/leakstop/secret"
+	"github.com/leakstop/leakstop/state"
 )
 
 // TwilioAPI is the part of *twilio.Client the revoker uses; tests may
@@ -63,7 +63,7 @@ type ReadinessCheck struct {
 
 // Deps are the revoker's collaborators.
 type Deps struct {
-	Store  store.Store // required
+	Store  state.Store // required
 	Twilio TwilioAPI   // required
 	// Sinks and Notifiers by configured name (see Config.Build).
 	Sinks     map[string]Sink

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/leakstop/leakstop/revoker/store"
+	"github.com/leakstop/leakstop/state"
 )
 
 func TestGracePeriodAndReadiness(t *testing.T) {
@@ -68,7 +68,7 @@ func TestReadinessTimeoutHoldsPromotion(t *testing.T) {
 	}
 	res := e.apply(mk(), e.tokenLeak())
 	it := itemOf(t, res, KindAuthToken)
-	if it.Outcome != OutcomeIncomplete || it.State != string(store.StateDelivered) || !strings.Contains(it.Error, "readiness") {
+	if it.Outcome != OutcomeIncomplete || it.State != string(state.StateDelivered) || !strings.Contains(it.Error, "readiness") {
 		t.Fatalf("item: %s", dump(it))
 	}
 	if e.calls("POST", promotePath, 0) != 0 {
@@ -113,13 +113,13 @@ func TestNotifierFailureDoesNotBlock(t *testing.T) {
 
 // loseLease fails every renewal, as if another run had taken the lease.
 type loseLease struct {
-	store.Store
+	state.Store
 	renewals atomic.Int32
 }
 
-func (s *loseLease) RenewLock(context.Context, store.Lease, time.Duration) (store.Lease, error) {
+func (s *loseLease) RenewLock(context.Context, state.Lease, time.Duration) (state.Lease, error) {
 	s.renewals.Add(1)
-	return store.Lease{}, store.ErrLockLost
+	return state.Lease{}, state.ErrLockLost
 }
 
 func TestLostLeaseStopsRun(t *testing.T) {

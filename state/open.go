@@ -1,4 +1,4 @@
-package store
+package state
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
@@ -35,10 +36,14 @@ func DefaultPath() (string, error) {
 //	""                               SQLite file at DefaultPath
 //
 // A new SQLite file and its directory are created readable by the owner only.
-func Open(ctx context.Context, dsn string) (Store, error) {
+// opts sets the connection pool and adds further schemas; see Options.
+func Open(ctx context.Context, dsn string, opts Options) (Store, error) {
+	if err := checkSchemas(opts.Schemas); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		s, err := openPostgres(ctx, dsn)
+		s, err := openPostgres(ctx, dsn, opts)
 		if err != nil {
 			return nil, fmt.Errorf("open postgres store %s: %w", redactDSN(dsn), err)
 		}
@@ -48,7 +53,7 @@ func Open(ctx context.Context, dsn string) (Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite store: %w", err)
 		}
-		s, err := openSQLite(ctx, path)
+		s, err := openSQLite(ctx, path, opts)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 		}
@@ -84,7 +89,7 @@ func sqlitePath(dsn string) (string, error) {
 	return filepath.Abs(p)
 }
 
-func openSQLite(ctx context.Context, path string) (*sqlStore, error) {
+func openSQLite(ctx context.Context, path string, opts Options) (*sqlStore, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create state directory: %w", err)
 	}
@@ -105,24 +110,31 @@ func openSQLite(ctx context.Context, path string) (*sqlStore, error) {
 	if err != nil {
 		return nil, err
 	}
+	opts.apply(db)
 	s := &sqlStore{db: db, d: sqliteDialect{}, location: path}
-	if err := s.init(ctx); err != nil {
+	if err := s.init(ctx, opts.Schemas); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-func openPostgres(ctx context.Context, dsn string) (*sqlStore, error) {
+// openPostgres connects through pgx's database/sql adapter. The DSN is
+// parsed by pgx (after the pool parameters are taken out), so every pgx
+// connection parameter is honoured.
+func openPostgres(ctx context.Context, dsn string, opts Options) (*sqlStore, error) {
+	opts, dsn, err := opts.postgresPool(dsn)
+	if err != nil {
+		return nil, err
+	}
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, errors.New("parse DSN: invalid PostgreSQL connection string") // the error may quote the password
 	}
-	db := sql.OpenDB(pgConnector{cfg: cfg})
-	db.SetMaxOpenConns(8)
-	db.SetMaxIdleConns(2)
+	db := stdlib.OpenDB(*cfg)
+	opts.apply(db)
 	s := &sqlStore{db: db, d: postgresDialect{}, location: redactDSN(dsn)}
-	if err := s.init(ctx); err != nil {
+	if err := s.init(ctx, opts.Schemas); err != nil {
 		db.Close()
 		return nil, err
 	}

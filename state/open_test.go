@@ -1,4 +1,4 @@
-package store
+package state
 
 import (
 	"context"
@@ -50,7 +50,7 @@ func TestRedactDSN(t *testing.T) {
 
 func TestSQLiteFilePrivate(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sub", "state.db")
-	s, err := Open(context.Background(), path)
+	s, err := Open(context.Background(), path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestSQLiteFilePrivate(t *testing.T) {
 func TestRefusesNewerSchema(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
 	ctx := context.Background()
-	s, err := Open(ctx, path)
+	s, err := Open(ctx, path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestRefusesNewerSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	if _, err := Open(ctx, path); err == nil || !strings.Contains(err.Error(), "newer") {
+	if _, err := Open(ctx, path, Options{}); err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Fatalf("Open of a newer schema: %v", err)
 	}
 }
@@ -88,7 +88,7 @@ func TestRefusesNewerSchema(t *testing.T) {
 func TestMigratesOlderSchema(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
 	ctx := context.Background()
-	s, err := Open(ctx, path)
+	s, err := Open(ctx, path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestMigratesOlderSchema(t *testing.T) {
 		}
 	}
 	s.Close()
-	s, err = Open(ctx, path)
+	s, err = Open(ctx, path, Options{})
 	if err != nil {
 		t.Fatalf("Open of a version-1 database: %v", err)
 	}
