@@ -1,6 +1,7 @@
-// Package ghretry retries GitHub API calls that hit a rate limit, as
-// /work/shared/api/GITHUB.md describes them, or, for idempotent calls, a
-// 5xx. revoker/sink, revoker/notify and ghaction share it.
+// Package ghretry retries GitHub API calls that hit a rate limit (as
+// GitHub's REST API documentation, "Rate limits for the REST API", describes
+// them: Retry-After, x-ratelimit-remaining and x-ratelimit-reset) or, for
+// idempotent calls, a 5xx. revoker/sink, revoker/notify and ghaction share it.
 package ghretry
 
 import (
