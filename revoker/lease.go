@@ -8,6 +8,7 @@ import (
 
 	"github.com/sourcegraph/conc"
 
+	"github.com/leakstop/leakstop/internal/wait"
 	"github.com/leakstop/leakstop/state"
 )
 
@@ -78,13 +79,9 @@ func (rv *Revoker) acquire(ctx context.Context, name string) (state.Lease, error
 		if left <= 0 {
 			return l, err
 		}
-		wait := min(left, 50*time.Millisecond+rand.N(150*time.Millisecond))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return l, ctx.Err()
-		case <-t.C:
+		pause := min(left, 50*time.Millisecond+rand.N(150*time.Millisecond))
+		if serr := wait.Sleep(ctx, pause); serr != nil {
+			return l, serr
 		}
 	}
 }

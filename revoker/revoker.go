@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/leakstop/leakstop/internal/wait"
 	"github.com/leakstop/leakstop/revoker/notify"
 	"github.com/leakstop/leakstop/revoker/sink"
 	"github.com/leakstop/leakstop/revoker/twilio"
@@ -111,7 +112,7 @@ func New(cfg Config, deps Deps) (*Revoker, error) {
 		deps.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if deps.Sleep == nil {
-		deps.Sleep = sleep
+		deps.Sleep = wait.Sleep
 	}
 	return &Revoker{
 		cfg: cfg, d: deps,
@@ -133,20 +134,6 @@ func Actor() string {
 		host = "unknown-host"
 	}
 	return fmt.Sprintf("%s@%s pid %d", name, host, os.Getpid())
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
 }
 
 // ownerSecret returns the account's trusted credential from credential_env,

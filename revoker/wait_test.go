@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leakstop/leakstop/internal/wait"
 	"github.com/leakstop/leakstop/state"
 )
 
@@ -130,7 +131,7 @@ func TestLostLeaseStopsRun(t *testing.T) {
 	rv := e.revoker(func(d *Deps) {
 		ls = &loseLease{Store: d.Store}
 		d.Store = ls
-		d.Sleep = sleep
+		d.Sleep = wait.Sleep
 		d.Readiness = func(ctx context.Context, _ ReadinessCheck) error {
 			<-ctx.Done() // hold the run until the lease is gone
 			return context.Cause(ctx)

@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/leakstop/leakstop/internal/wait"
 )
 
 // Headers of a webhook request. The signature is
@@ -164,25 +166,21 @@ func (w *Webhook) Notify(ctx context.Context, m Message) error {
 	_, _ = rand.Read(delivery)
 	deliveryID := hex.EncodeToString(delivery)
 	for attempt := 0; ; attempt++ {
-		wait, err := w.post(ctx, body, deliveryID)
+		delay, err := w.post(ctx, body, deliveryID)
 		if err == nil {
 			return nil
 		}
-		if wait < 0 || attempt+1 >= w.cfg.MaxAttempts || ctx.Err() != nil {
+		if delay < 0 || attempt+1 >= w.cfg.MaxAttempts || ctx.Err() != nil {
 			return fmt.Errorf("notify %s: %w", w.name, err)
 		}
-		if wait == 0 {
-			wait = w.backoff(attempt)
+		if delay == 0 {
+			delay = w.backoff(attempt)
 		}
-		if wait > w.cfg.MaxBackoff {
-			return fmt.Errorf("notify %s: retry after %s is more than %s: %w", w.name, wait, w.cfg.MaxBackoff, err)
+		if delay > w.cfg.MaxBackoff {
+			return fmt.Errorf("notify %s: retry after %s is more than %s: %w", w.name, delay, w.cfg.MaxBackoff, err)
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("notify %s: %w (after %w)", w.name, ctx.Err(), err)
-		case <-t.C:
+		if serr := wait.Sleep(ctx, delay); serr != nil {
+			return fmt.Errorf("notify %s: %w (after %w)", w.name, serr, err)
 		}
 	}
 }

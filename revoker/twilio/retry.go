@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/leakstop/leakstop/internal/wait"
 )
 
 // do runs rq with bounded retries (see the package comment for the policy)
@@ -59,7 +61,7 @@ func (c *Client) retry(ctx context.Context, rq *request) error {
 			}
 			return err
 		}
-		if err := sleep(ctx, c.backoff(attempt, r.retryAfter)); err != nil {
+		if err := wait.Sleep(ctx, c.backoff(attempt, r.retryAfter)); err != nil {
 			return c.canceled(rq, err, mayHaveApplied)
 		}
 	}
@@ -110,18 +112,4 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		return t.Sub(now)
 	}
 	return 0
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
