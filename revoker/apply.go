@@ -337,8 +337,8 @@ func (rv *Revoker) reportUnowned(ctx context.Context, a *assessment, it *Item) e
 	res := map[string]any{}
 	for _, n := range ns {
 		if err := n.Notify(ctx, m); err != nil {
-			res[n.Name()] = scrub(err.Error(), a.leak.Secret)
-			it.Warnings = append(it.Warnings, "notify "+n.Name()+": "+scrub(err.Error(), a.leak.Secret))
+			res[n.Name()] = secret.Scrub(err.Error(), a.leak.Secret)
+			it.Warnings = append(it.Warnings, "notify "+n.Name()+": "+secret.Scrub(err.Error(), a.leak.Secret))
 			continue
 		}
 		res[n.Name()] = "sent"

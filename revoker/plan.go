@@ -155,7 +155,7 @@ func (rv *Revoker) blocked(a *assessment) string {
 func (a *assessment) item() Item {
 	it := Item{
 		Fingerprint: a.leak.Fingerprint, Kind: a.leak.Kind, AccountSID: a.accountSID, KeySID: a.leak.KeySID,
-		Secret: secret.Redact(a.leak.Secret.Reveal()), Verification: a.status, Detail: scrub(a.detail, a.leak.Secret),
+		Secret: secret.Redact(a.leak.Secret.Reveal()), Verification: a.status, Detail: secret.Scrub(a.detail, a.leak.Secret),
 		Locations: a.leak.Locations, Owned: a.account != nil,
 	}
 	if a.account != nil {

@@ -109,7 +109,7 @@ func (r *runner) secrets() []secret.Value {
 }
 
 // clean removes every secret this runner knows from s.
-func (r *runner) clean(s string) string { return scrub(s, r.secrets()...) }
+func (r *runner) clean(s string) string { return secret.Scrub(s, r.secrets()...) }
 
 func (r *runner) warn(format string, a ...any) {
 	msg := r.clean(fmt.Sprintf(format, a...))

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/leakstop/leakstop/secret"
 )
 
 // Limits that keep a notification readable and within Slack's and
@@ -37,7 +39,7 @@ func clean(s string) string {
 		return r
 	}, s)
 	s = strings.Join(strings.Fields(s), " ")
-	s = tokenShape.ReplaceAllString(s, "[REDACTED]")
+	s = tokenShape.ReplaceAllString(s, secret.Redacted)
 	if r := []rune(s); len(r) > maxField {
 		s = string(r[:maxField-1]) + "…"
 	}

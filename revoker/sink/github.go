@@ -14,6 +14,7 @@ import (
 	"golang.org/x/crypto/nacl/box"
 
 	"github.com/leakstop/leakstop/internal/ghretry"
+	"github.com/leakstop/leakstop/secret"
 )
 
 // Visibilities of an organisation secret.
@@ -125,11 +126,11 @@ func (g *GitHubSecret) Deliver(ctx context.Context, d Delivery) error {
 		return fmt.Errorf("deliver to %s: %w", g.Name(), err)
 	}
 	if err := g.put(ctx, key, access, g.cfg.Name, []byte(d.Secret.Reveal())); err != nil {
-		return fmt.Errorf("deliver to %s: %w", g.Name(), scrubError(err, d.Secret))
+		return fmt.Errorf("deliver to %s: %w", g.Name(), secret.ScrubError(err, d.Secret))
 	}
 	if d.Kind == KindAPIKey && g.cfg.KeySIDName != "" {
 		if err := g.put(ctx, key, access, g.cfg.KeySIDName, []byte(d.KeySID)); err != nil {
-			return fmt.Errorf("deliver to %s: %w", g.Name(), scrubError(err, d.Secret))
+			return fmt.Errorf("deliver to %s: %w", g.Name(), secret.ScrubError(err, d.Secret))
 		}
 	}
 	return nil

@@ -183,9 +183,9 @@ func parseError(resp *http.Response, data []byte, rq *request) *Error {
 	var b errorBody
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "application/json" && json.Unmarshal(data, &b) == nil {
 		e.Code = b.Code
-		e.Message = cleanMessage(b.Message, rq.cred.Password.Reveal())
+		e.Message = cleanMessage(b.Message, rq.cred.Password)
 		if strings.HasPrefix(b.MoreInfo, "https://") {
-			e.MoreInfo = cleanMessage(b.MoreInfo, rq.cred.Password.Reveal())
+			e.MoreInfo = cleanMessage(b.MoreInfo, rq.cred.Password)
 		}
 	}
 	if e.Message == "" {

@@ -10,12 +10,13 @@ import (
 	"time"
 
 	"github.com/leakstop/leakstop/internal/wait"
+	"github.com/leakstop/leakstop/secret"
 )
 
 // do runs rq with bounded retries (see the package comment for the policy)
 // and makes sure the returned error does not reveal the password.
 func (c *Client) do(ctx context.Context, rq *request) error {
-	return scrub(c.retry(ctx, rq), rq.cred.Password.Reveal())
+	return secret.ScrubError(c.retry(ctx, rq), rq.cred.Password)
 }
 
 func (c *Client) retry(ctx context.Context, rq *request) error {
