@@ -105,7 +105,7 @@ type Config struct {
 	// Mode is ModePlan (default) or ModeApply.
 	Mode Mode `toml:"mode"`
 	// State is the store DSN: a file path (SQLite) or postgres://…; empty
-	// means state.DefaultPath.
+	// means the caller's default (leakstop's is state.DefaultPath).
 	State string `toml:"state"`
 	// GracePeriod is how long consumers get to pick up a delivered secret
 	// before the old one is cut off (promotion, key deletion). A file that

@@ -69,7 +69,8 @@ type Deps struct {
 	// Sinks and Notifiers by configured name (see Config.Build).
 	Sinks     map[string]Sink
 	Notifiers map[string]Notifier
-	// Getenv reads credential_env variables; default os.Getenv.
+	// Getenv reads credential_env variables (required: main passes
+	// os.Getenv; the revoker reads no environment of its own).
 	Getenv func(string) string
 	// Actor names this run in the store (user@host pid N); default computed.
 	Actor string
@@ -98,13 +99,10 @@ func New(cfg Config, deps Deps) (*Revoker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("check config: %w", err)
 	}
-	if deps.Store == nil || deps.Twilio == nil {
-		return nil, errors.New("new revoker: Store and Twilio are required")
+	if deps.Store == nil || deps.Twilio == nil || deps.Getenv == nil {
+		return nil, errors.New("new revoker: Store, Twilio and Getenv are required")
 	}
 	cfg = cfg.withDefaults()
-	if deps.Getenv == nil {
-		deps.Getenv = os.Getenv
-	}
 	if deps.Actor == "" {
 		deps.Actor = Actor()
 	}

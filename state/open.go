@@ -15,10 +15,12 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
-// DefaultPath is where the SQLite state lives unless told otherwise:
-// $XDG_STATE_HOME/leakstop/state.db, else ~/.local/state/leakstop/state.db.
-func DefaultPath() (string, error) {
-	if d := os.Getenv("XDG_STATE_HOME"); d != "" && filepath.IsAbs(d) {
+// DefaultPath is where leakstop keeps its SQLite state unless told
+// otherwise: xdgStateHome/leakstop/state.db when xdgStateHome (the value of
+// $XDG_STATE_HOME, which the caller reads) is an absolute path, else
+// ~/.local/state/leakstop/state.db.
+func DefaultPath(xdgStateHome string) (string, error) {
+	if d := xdgStateHome; d != "" && filepath.IsAbs(d) {
 		return filepath.Join(d, "leakstop", "state.db"), nil
 	}
 	home, err := os.UserHomeDir()
@@ -33,8 +35,8 @@ func DefaultPath() (string, error) {
 //	postgres://… or postgresql://…   PostgreSQL
 //	sqlite:PATH, sqlite://PATH       SQLite file
 //	PATH                             SQLite file
-//	""                               SQLite file at DefaultPath
 //
+// An empty DSN is an error: the caller chooses the default (DefaultPath).
 // A new SQLite file and its directory are created readable by the owner only.
 // opts sets the connection pool and adds further schemas; see Options.
 func Open(ctx context.Context, dsn string, opts Options) (Store, error) {
@@ -74,7 +76,7 @@ func sqlitePath(dsn string) (string, error) {
 		return "", fmt.Errorf("unsupported state DSN scheme in %q: want postgres://, sqlite: or a file path", redactDSN(dsn))
 	}
 	if p == "" {
-		return DefaultPath()
+		return "", errors.New("no state store given: pass a DSN (DefaultPath is the usual SQLite file)")
 	}
 	if strings.ContainsAny(p, "?#") {
 		return "", fmt.Errorf("state path %q must not contain '?' or '#'", p)

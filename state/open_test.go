@@ -30,9 +30,19 @@ func TestSQLitePath(t *testing.T) {
 			t.Errorf("sqlitePath(%q) = %q, want %q", in, got, want)
 		}
 	}
-	t.Setenv("XDG_STATE_HOME", "/state")
-	if got, _ := sqlitePath(""); got != "/state/leakstop/state.db" {
+	if got, _ := DefaultPath("/state"); got != "/state/leakstop/state.db" {
 		t.Errorf("default path = %q", got)
+	}
+	if got, _ := DefaultPath(""); got != filepath.Join(home, ".local", "state", "leakstop", "state.db") {
+		t.Errorf("default path without XDG_STATE_HOME = %q", got)
+	}
+	if got, _ := DefaultPath("relative"); got != filepath.Join(home, ".local", "state", "leakstop", "state.db") {
+		t.Errorf("default path with a relative XDG_STATE_HOME = %q", got)
+	}
+	for _, dsn := range []string{"", "sqlite:", "sqlite://"} {
+		if _, err := sqlitePath(dsn); err == nil {
+			t.Errorf("sqlitePath(%q): no error; the caller must choose the default", dsn)
+		}
 	}
 }
 

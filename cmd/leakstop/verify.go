@@ -107,6 +107,11 @@ func openRevoker(ctx context.Context, s *stdio, rf revokerFlags, o sessionOption
 		}
 		dsn = filepath.Join(tmpDir, "state.db")
 	}
+	if dsn == "" {
+		if dsn, err = state.DefaultPath(os.Getenv("XDG_STATE_HOME")); err != nil {
+			return nil, fmt.Errorf("state store: %w", err)
+		}
+	}
 	st, err := state.Open(ctx, dsn, state.Options{})
 	if err != nil {
 		if tmpDir != "" {
