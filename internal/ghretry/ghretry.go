@@ -117,7 +117,7 @@ func (p Policy) wait(err error, resp *github.Response, attempt int, idempotent b
 	}
 	var rle *github.RateLimitError
 	if errors.As(err, &rle) {
-		if ra := retryAfter(rle.Response, now); ra >= 0 {
+		if ra, ok := retryAfter(rle.Response, now); ok {
 			return ra, true
 		}
 		if !rle.Rate.Reset.Time.IsZero() {
@@ -148,7 +148,7 @@ func (p Policy) wait(err error, resp *github.Response, attempt int, idempotent b
 		// go-github does not recognise 429; a 403 with Retry-After or
 		// an exhausted quota is a limit it did not classify.
 		wait := time.Duration(-1)
-		if ra := retryAfter(hr, now); ra >= 0 {
+		if ra, ok := retryAfter(hr, now); ok {
 			wait = ra
 		}
 		if reset, ok := exhaustedUntil(hr, now); ok {
@@ -164,24 +164,6 @@ func (p Policy) wait(err error, resp *github.Response, attempt int, idempotent b
 	return 0, false
 }
 
-// retryAfter parses Retry-After (seconds or an HTTP date); -1 when absent.
-func retryAfter(r *http.Response, now time.Time) time.Duration {
-	if r == nil {
-		return -1
-	}
-	v := r.Header.Get("Retry-After")
-	if v == "" {
-		return -1
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil && secs >= 0 {
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0)
-	}
-	return -1
-}
-
 // exhaustedUntil reports how long until X-RateLimit-Reset (plus a second)
 // when X-RateLimit-Remaining is 0.
 func exhaustedUntil(r *http.Response, now time.Time) (time.Duration, bool) {
@@ -193,4 +175,12 @@ func exhaustedUntil(r *http.Response, now time.Time) (time.Duration, bool) {
 		return 0, false
 	}
 	return max(time.Unix(epoch, 0).Sub(now)+time.Second, 0), true
+}
+
+// retryAfter is the response's Retry-After header, if it has a valid one.
+func retryAfter(r *http.Response, now time.Time) (time.Duration, bool) {
+	if r == nil {
+		return 0, false
+	}
+	return wait.RetryAfter(r.Header.Get("Retry-After"), now)
 }

@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/leakstop/leakstop/internal/wait"
@@ -192,9 +191,9 @@ func (w *Webhook) backoff(attempt int) time.Duration {
 	return min(time.Duration(float64(d)*jitter), w.cfg.MaxBackoff)
 }
 
-// post makes one attempt. On failure, wait is -1 when a retry is
+// post makes one attempt. On failure, delay is -1 when a retry is
 // pointless, 0 for the default backoff, or what Retry-After asked for.
-func (w *Webhook) post(ctx context.Context, body []byte, deliveryID string) (wait time.Duration, err error) {
+func (w *Webhook) post(ctx context.Context, body []byte, deliveryID string) (delay time.Duration, err error) {
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.cfg.URL, bytes.NewReader(body))
@@ -228,24 +227,9 @@ func (w *Webhook) post(ctx context.Context, body []byte, deliveryID string) (wai
 	werr := &WebhookError{Webhook: w.name, StatusCode: resp.StatusCode, Body: cut(clean(string(head)), 200)}
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests || (resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented):
-		return max(parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), 0), werr
+		ra, _ := wait.RetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		return ra, werr
 	default:
 		return -1, werr
 	}
-}
-
-// parseRetryAfter reads Retry-After as seconds or an HTTP date; 0 when
-// absent or unreadable.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil && secs > 0 {
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }

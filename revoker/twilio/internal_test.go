@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leakstop/leakstop/internal/wait"
 	"github.com/leakstop/leakstop/secret"
 )
 
@@ -63,11 +64,11 @@ func TestParseRetryAfter(t *testing.T) {
 		now.Add(-7 * time.Second).Format(http.TimeFormat): 0,
 	}
 	for in, want := range cases {
-		if got := parseRetryAfter(in, now); got != want {
-			t.Errorf("parseRetryAfter(%q) = %v, want %v", in, got, want)
+		if got, _ := wait.RetryAfter(in, now); got != want {
+			t.Errorf("wait.RetryAfter(%q) = %v, want %v", in, got, want)
 		}
 	}
-	if got := parseRetryAfter("999999999999", now); got != 24*time.Hour {
+	if got, _ := wait.RetryAfter("999999999999", now); got != 24*time.Hour {
 		t.Errorf("huge Retry-After = %v", got)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/leakstop/leakstop/internal/wait"
 )
 
 const (
@@ -109,10 +111,10 @@ func (c *Client) attempt(ctx context.Context, rq *request) attemptResult {
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
 		res.kind = failThrottled
-		res.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		res.retryAfter, _ = wait.RetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	case resp.StatusCode >= 500:
 		res.kind = failAmbiguous
-		res.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		res.retryAfter, _ = wait.RetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	default:
 		res.kind = failFinal
 	}

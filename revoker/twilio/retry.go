@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/leakstop/leakstop/internal/wait"
@@ -92,25 +90,4 @@ func (c *Client) backoff(attempt int, retryAfter time.Duration) time.Duration {
 	}
 	ceil = min(ceil, c.maxBackoff)
 	return rand.N(ceil + 1)
-}
-
-// parseRetryAfter reads delay-seconds or an HTTP date; 0 if absent or bad.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n <= 0 {
-			return 0
-		}
-		if n > int64(24*time.Hour/time.Second) {
-			n = int64(24 * time.Hour / time.Second)
-		}
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }
