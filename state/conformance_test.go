@@ -41,6 +41,7 @@ var suite = map[string]func(t *testing.T, dsn string){
 	"Verifications":     testVerifications,
 	"Locks":             testLocks,
 	"LockRace":          testLockRace,
+	"LockChurn":         testLockChurn,
 	"Audit":             testAudit,
 	"Migrations":        testMigrations,
 	"Schemas":           testSchemas,
@@ -357,6 +358,41 @@ func testLockRace(t *testing.T, dsn string) {
 	}
 	if wins.Load() != 1 {
 		t.Fatalf("%d owners got the lease", wins.Load())
+	}
+}
+
+// testLockChurn takes and releases one lease from several handles at once,
+// over and over: a lease released (its row deleted) between another
+// acquirer's insert and its read must not make that acquirer fail.
+func testLockChurn(t *testing.T, dsn string) {
+	const n, rounds = 6, 40
+	c := ctx(t)
+	var wins atomic.Int32
+	p := pool.New().WithErrors().WithContext(c)
+	for i := range n {
+		s := open(t, dsn)
+		p.Go(func(ctx context.Context) error {
+			for range rounds {
+				l, err := s.AcquireLock(ctx, "account:churn", fmt.Sprint("owner-", i), time.Minute)
+				if errors.Is(err, state.ErrLocked) {
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				wins.Add(1)
+				if err := s.ReleaseLock(ctx, l); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err := p.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if wins.Load() == 0 {
+		t.Fatal("no one ever got the lease")
 	}
 }
 

@@ -5,14 +5,20 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/leakstop/leakstop/internal/wait"
+	"modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // DefaultPath is where leakstop keeps its SQLite state unless told
@@ -91,6 +97,10 @@ func sqlitePath(dsn string) (string, error) {
 	return filepath.Abs(p)
 }
 
+// sqliteBusyTimeout is how long an SQLite statement waits for another
+// writer before it fails.
+const sqliteBusyTimeout = 10 * time.Second
+
 func openSQLite(ctx context.Context, path string, opts Options) (*sqlStore, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create state directory: %w", err)
@@ -107,18 +117,47 @@ func openSQLite(ctx context.Context, path string, opts Options) (*sqlStore, erro
 	// _txlock=immediate: every transaction starts with BEGIN IMMEDIATE, so a
 	// read-then-write (a lease, a state transition) cannot be interleaved
 	// with another writer; busy_timeout makes the others wait, not fail.
-	dsn := path + "?_txlock=immediate&_busy_timeout=10000&_journal_mode=WAL&_synchronous=NORMAL&_foreign_keys=1"
+	dsn := path + "?_txlock=immediate&_busy_timeout=" + strconv.FormatInt(sqliteBusyTimeout.Milliseconds(), 10) +
+		"&_journal_mode=WAL&_synchronous=NORMAL&_foreign_keys=1"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, err
 	}
 	opts.apply(db)
+	if err := connectSQLite(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
 	s := &sqlStore{db: db, d: sqliteDialect{}, location: path}
 	if err := s.init(ctx, opts.Schemas); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// connectSQLite makes the handle's first connection. When several
+// processes open a new database at once, the one that switches it to WAL
+// holds it exclusively for a moment, and SQLite answers the others'
+// connection set-up (its journal_mode pragma) with SQLITE_BUSY without
+// waiting for busy_timeout. That is retried here for as long as
+// busy_timeout would have waited; once the database is in WAL mode, which
+// persists, later connections set up without contention.
+func connectSQLite(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(sqliteBusyTimeout)
+	for {
+		err := db.PingContext(ctx)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			if err != nil {
+				return fmt.Errorf("connect: %w", err)
+			}
+			return nil
+		}
+		if err := wait.Sleep(ctx, 5*time.Millisecond+rand.N(20*time.Millisecond)); err != nil {
+			return fmt.Errorf("connect: %w", err)
+		}
+	}
 }
 
 // openPostgres connects through pgx's database/sql adapter. The DSN is
