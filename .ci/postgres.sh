@@ -3,7 +3,7 @@
 # DSN to use:
 #
 #	eval "$(.ci/postgres.sh)"
-#	go test -race ./revoker/store/ ./revoker/
+#	go test -race ./state/ ./revoker/
 #
 # The cluster lives in a fresh temporary directory owned by the postgres
 # user, listens on 127.0.0.1 on a free port and on a unix socket in the same

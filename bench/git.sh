@@ -8,12 +8,12 @@
 #   REPO=/path/to/repo bench/git.sh   # also time an existing repository
 #
 # Repositories are built once under $BENCH_DIR (default
-# /tmp/leakstop-bench) by bench/cmd/genrepo. Wall times are the best of
+# $TMPDIR/leakstop-bench) by bench/cmd/genrepo. Wall times are the best of
 # $RUNS runs; CPU is user+sys of that run. Other load on the machine
 # skews wall times: compare the ratios, and the CPU columns.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BENCH_DIR=${BENCH_DIR:-/tmp/leakstop-bench}
+BENCH_DIR=${BENCH_DIR:-${TMPDIR:-/tmp}/leakstop-bench}
 SIZES=${SIZES:-"2000 20000"}
 RUNS=${RUNS:-3}
 mkdir -p "$BENCH_DIR"

@@ -12,7 +12,7 @@
 # Other load on the machine skews wall times: look at min and median.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BENCH_DIR=${BENCH_DIR:-/tmp/leakstop-bench}
+BENCH_DIR=${BENCH_DIR:-${TMPDIR:-/tmp}/leakstop-bench}
 COMMITS=${COMMITS:-5000}
 RUNS=${RUNS:-50}
 mkdir -p "$BENCH_DIR"

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leakstop/leakstop/internal/ghretry"
 	"github.com/leakstop/leakstop/internal/githubtest"
 	"github.com/leakstop/leakstop/rules"
 	"github.com/leakstop/leakstop/scanner"
@@ -177,7 +178,7 @@ func (w *world) run(env map[string]string) (*Result, error) {
 		Stderr:      &w.stderr,
 		Detector:    detectorFor,
 		ToolVersion: "test",
-		Retry: Retry{Sleep: func(ctx context.Context, d time.Duration) error {
+		Clock: ghretry.Clock{Sleep: func(ctx context.Context, d time.Duration) error {
 			w.sleeps = append(w.sleeps, d)
 			if d <= 3*time.Second {
 				// go-github itself refuses to call before a reset it

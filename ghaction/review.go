@@ -10,9 +10,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/go-github/v60/github"
 
+	"github.com/leakstop/leakstop/internal/ghretry"
 	"github.com/leakstop/leakstop/scanner"
 )
 
@@ -52,8 +54,11 @@ type Reviewer struct {
 	// CommitID is the pull request's head commit: comments are placed on
 	// its lines.
 	CommitID string
-	Retry    Retry
-	Log      func(format string, a ...any)
+	// Retry is the rate-limit policy (a zero MaxWait is ActionMaxWait),
+	// Clock its clock: nil fields are the real ones.
+	Retry ghretry.Policy
+	Clock ghretry.Clock
+	Log   func(format string, a ...any)
 	// Pending maps the fingerprints that the pull request's own
 	// configuration would silence (a .leakstopignore entry, an inline
 	// leakstop:allow) but the base commit's does not to the note they
@@ -156,7 +161,7 @@ func (r *Reviewer) create(ctx context.Context, findings []scanner.Finding, inlin
 			Body: github.String(commentBody(it)),
 		})
 	}
-	return r.Retry.do(ctx, false, func(ctx context.Context) (*github.Response, error) {
+	return r.retry(ctx, false, func(ctx context.Context) (*github.Response, error) {
 		_, resp, err := r.Client.PullRequests.CreateReview(ctx, r.Owner, r.Repo, r.Number, req)
 		return resp, err
 	})
@@ -177,7 +182,7 @@ func (r *Reviewer) posted(ctx context.Context) (map[string]bool, error) {
 	for {
 		var page []*github.PullRequestComment
 		var next int
-		err := r.Retry.do(ctx, true, func(ctx context.Context) (*github.Response, error) {
+		err := r.retry(ctx, true, func(ctx context.Context) (*github.Response, error) {
 			var resp *github.Response
 			var err error
 			page, resp, err = r.Client.PullRequests.ListComments(ctx, r.Owner, r.Repo, r.Number, opts)
@@ -201,7 +206,7 @@ func (r *Reviewer) posted(ctx context.Context) (map[string]bool, error) {
 	for {
 		var page []*github.PullRequestReview
 		var next int
-		err := r.Retry.do(ctx, true, func(ctx context.Context) (*github.Response, error) {
+		err := r.retry(ctx, true, func(ctx context.Context) (*github.Response, error) {
 			var resp *github.Response
 			var err error
 			page, resp, err = r.Client.PullRequests.ListReviews(ctx, r.Owner, r.Repo, r.Number, lopts)
@@ -374,4 +379,18 @@ func parseDiffLines(diff string) map[string]map[int]bool {
 		}
 	}
 	return out
+}
+
+// ActionMaxWait is the Action's longest single wait for a rate limit:
+// shorter than ghretry's default, as a job has a time limit.
+const ActionMaxWait = 10 * time.Minute
+
+// retry runs call under r's retry policy, with the Action's MaxWait
+// unless r sets one.
+func (r *Reviewer) retry(ctx context.Context, idempotent bool, call func(context.Context) (*github.Response, error)) error {
+	p := r.Retry
+	if p.MaxWait <= 0 {
+		p.MaxWait = ActionMaxWait
+	}
+	return p.DoWith(ctx, r.Clock, idempotent, call)
 }

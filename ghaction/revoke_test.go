@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leakstop/leakstop/internal/ghretry"
 	"github.com/leakstop/leakstop/internal/githubtest"
 	"github.com/leakstop/leakstop/scanner"
 )
@@ -22,7 +23,7 @@ func (w *world) runWith(env map[string]string, mutate func(*Config)) (*Result, e
 		Stderr:      &w.stderr,
 		Detector:    detectorFor,
 		ToolVersion: "test",
-		Retry:       Retry{Sleep: func(ctx context.Context, d time.Duration) error { return nil }},
+		Clock:       ghretry.Clock{Sleep: func(ctx context.Context, d time.Duration) error { return nil }},
 	}
 	mutate(&cfg)
 	return Run(context.Background(), cfg)

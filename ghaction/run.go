@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-github/v60/github"
 
+	"github.com/leakstop/leakstop/internal/ghretry"
 	"github.com/leakstop/leakstop/report"
 	"github.com/leakstop/leakstop/scanner"
 )
@@ -46,8 +47,10 @@ type Config struct {
 	ToolVersion string
 	// HTTPClient talks to the GitHub API (nil: http.DefaultClient).
 	HTTPClient *http.Client
-	// Retry is the rate-limit policy of GitHub calls.
-	Retry Retry
+	// Retry is the rate-limit policy of GitHub calls (a zero MaxWait is
+	// ActionMaxWait); Clock is its clock (tests replace it).
+	Retry ghretry.Policy
+	Clock ghretry.Clock
 	// Verify and Revoke run the revoker, as "leakstop scan --verify" and
 	// "leakstop scan --revoke" do, on the findings in memory (the reports
 	// the action writes are redacted: they could not be verified). Both
@@ -405,7 +408,7 @@ func review(ctx context.Context, cfg Config, in Inputs, gc Context, g *gitRepo, 
 		return ReviewResult{}, fmt.Errorf("GITHUB_API_URL: %w", err)
 	}
 	client.BaseURL = u
-	rv := &Reviewer{Client: client, Owner: owner, Repo: repo, Number: scope.PR, CommitID: scope.Head, Retry: cfg.Retry, Log: logf,
+	rv := &Reviewer{Client: client, Owner: owner, Repo: repo, Number: scope.PR, CommitID: scope.Head, Retry: cfg.Retry, Clock: cfg.Clock, Log: logf,
 		Pending: pending}
 	r, err := rv.Review(ctx, findings, parseDiffLines(diffText))
 	if err != nil {

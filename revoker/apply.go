@@ -12,8 +12,8 @@ import (
 
 	"github.com/sourcegraph/conc/pool"
 
-	"github.com/leakstop/leakstop/revoker/store"
 	"github.com/leakstop/leakstop/secret"
+	"github.com/leakstop/leakstop/state"
 )
 
 // Result is what Apply or Resume did.
@@ -92,7 +92,7 @@ func (rv *Revoker) Resume(ctx context.Context, leaks ...Leak) (Result, error) {
 	for _, l := range leaks {
 		byFP[rv.d.Store.Hash(l.identity())] = l
 	}
-	rots, err := rv.d.Store.Rotations(ctx, store.RotationFilter{InFlight: true})
+	rots, err := rv.d.Store.Rotations(ctx, state.RotationFilter{InFlight: true})
 	if err != nil {
 		return Result{}, err
 	}
@@ -131,7 +131,7 @@ func (rv *Revoker) Resume(ctx context.Context, leaks ...Leak) (Result, error) {
 type job struct {
 	a    *assessment
 	item *Item
-	rot  *store.Rotation // set when resuming a known rotation
+	rot  *state.Rotation // set when resuming a known rotation
 }
 
 // runGroups rotates account by account, accounts in parallel. It returns
@@ -162,7 +162,7 @@ func (rv *Revoker) rotateAccount(ctx context.Context, jobs []job) (extra []Item,
 	sid := jobs[0].a.accountSID
 	err = rv.withLease(ctx, "account:"+strings.ToLower(sid), func(ctx context.Context) error {
 		// Unfinished rotations of this account not in this batch come first.
-		inflight, err := rv.d.Store.Rotations(ctx, store.RotationFilter{AccountSID: sid, InFlight: true})
+		inflight, err := rv.d.Store.Rotations(ctx, state.RotationFilter{AccountSID: sid, InFlight: true})
 		if err != nil {
 			return err
 		}
@@ -182,7 +182,7 @@ func (rv *Revoker) rotateAccount(ctx context.Context, jobs []job) (extra []Item,
 				return err
 			}
 			extra = append(extra, it)
-			if !store.State(it.State).Terminal() {
+			if !state.State(it.State).Terminal() {
 				blocking = append(blocking, rot.ID)
 			}
 		}
@@ -195,7 +195,7 @@ func (rv *Revoker) rotateAccount(ctx context.Context, jobs []job) (extra []Item,
 			if err := rv.rotateOne(ctx, j, &current); err != nil {
 				return err
 			}
-			if !store.State(j.item.State).Terminal() && j.item.Outcome != OutcomeAlreadyRotated {
+			if !state.State(j.item.State).Terminal() && j.item.Outcome != OutcomeAlreadyRotated {
 				blocking = append(blocking, j.item.RotationID)
 			}
 		}
@@ -214,7 +214,7 @@ func (rv *Revoker) rotateAccount(ctx context.Context, jobs []job) (extra []Item,
 // once one of them has promoted a new token.
 func (rv *Revoker) rotateOne(ctx context.Context, j job, current *secret.Value) error {
 	a, it := j.a, j.item
-	var rot store.Rotation
+	var rot state.Rotation
 	if j.rot != nil {
 		cur, err := rv.d.Store.Rotation(ctx, j.rot.ID)
 		if err != nil {
@@ -224,12 +224,12 @@ func (rv *Revoker) rotateOne(ctx context.Context, j job, current *secret.Value) 
 	} else {
 		cur, err := rv.d.Store.RotationByFingerprint(ctx, a.fp)
 		switch {
-		case errors.Is(err, store.ErrNotFound):
-			cur, err = rv.d.Store.CreateRotation(ctx, store.Rotation{
+		case errors.Is(err, state.ErrNotFound):
+			cur, err = rv.d.Store.CreateRotation(ctx, state.Rotation{
 				ID: newID(), Fingerprint: a.fp, Kind: a.leak.Kind, AccountSID: a.accountSID, KeySID: a.leak.KeySID,
 				CreatedBy: rv.d.Actor,
 			})
-			if err != nil && !errors.Is(err, store.ErrRotationExists) {
+			if err != nil && !errors.Is(err, state.ErrRotationExists) {
 				return err
 			}
 		case err != nil:
@@ -239,20 +239,20 @@ func (rv *Revoker) rotateOne(ctx context.Context, j job, current *secret.Value) 
 	}
 	it.RotationID, it.State = rot.ID, string(rot.State)
 	switch {
-	case rot.State == store.StateDone:
+	case rot.State == state.StateDone:
 		it.Outcome, it.FinishedAt = OutcomeAlreadyRotated, rot.FinishedAt
 		it.Reason = "already rotated at " + rot.FinishedAt.UTC().Format(time.RFC3339) + " (" + rot.ID + ")"
 		return nil
-	case rot.State == store.StateFailed && !retryable(rot):
+	case rot.State == state.StateFailed && !retryable(rot):
 		it.Outcome, it.Error = OutcomeSkipped, rot.Error
 		it.Reason = "rotation " + rot.ID + " failed and needs a person"
 		return nil
-	case rot.State == store.StateFailed:
+	case rot.State == state.StateFailed:
 		next := rot
-		next.State, next.Error, next.Retryable, next.Attempt, next.FinishedAt = store.StateStarted, "", false, rot.Attempt+1, time.Time{}
+		next.State, next.Error, next.Retryable, next.Attempt, next.FinishedAt = state.StateStarted, "", false, rot.Attempt+1, time.Time{}
 		next.NewKeySID, next.NewSecretHash, next.LeakedRole = "", "", ""
-		updated, err := rv.d.Store.UpdateRotation(ctx, next, store.StateFailed, store.Step{
-			RotationID: rot.ID, Attempt: next.Attempt, Name: "retry", Phase: store.PhaseDone,
+		updated, err := rv.d.Store.UpdateRotation(ctx, next, state.StateFailed, state.Step{
+			RotationID: rot.ID, Attempt: next.Attempt, Name: "retry", Phase: state.PhaseDone,
 			Detail: mustJSON(map[string]any{"previous_error": rot.Error}), Actor: rv.d.Actor,
 		})
 		if err != nil {
@@ -273,7 +273,7 @@ func (rv *Revoker) rotateOne(ctx context.Context, j job, current *secret.Value) 
 		r.warn("credential_env %s is not set: working with the leaked credential", a.account.CredentialEnv)
 	}
 	err := r.run(ctx)
-	if r.rot.Kind == KindAuthToken && r.rot.State == store.StateDone && r.rot.LeakedRole == RolePrimary && !r.fresh.IsZero() {
+	if r.rot.Kind == KindAuthToken && r.rot.State == state.StateDone && r.rot.LeakedRole == RolePrimary && !r.fresh.IsZero() {
 		*current = r.fresh
 	}
 	r.outcomeItem(it)
@@ -284,10 +284,10 @@ func (rv *Revoker) rotateOne(ctx context.Context, j job, current *secret.Value) 
 	case err == nil:
 	case errors.As(err, &ni):
 		it.Outcome, it.Error = OutcomeNeedsInput, ni.Error()
-	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrLockLost):
+	case errors.Is(err, state.ErrConflict), errors.Is(err, state.ErrLockLost):
 		it.Outcome, it.Error = OutcomeIncomplete, err.Error()
 	default:
-		if cause := context.Cause(ctx); cause != nil && errors.Is(cause, store.ErrLockLost) {
+		if cause := context.Cause(ctx); cause != nil && errors.Is(cause, state.ErrLockLost) {
 			it.Outcome, it.Error = OutcomeIncomplete, "lost the lease on the account: "+r.clean(err.Error())
 			break
 		}
@@ -308,7 +308,7 @@ func (rv *Revoker) rotateOne(ctx context.Context, j job, current *secret.Value) 
 // reportUnowned notifies people, once per credential, of a live credential
 // of an account not in the configuration. Nothing at Twilio is touched.
 func (rv *Revoker) reportUnowned(ctx context.Context, a *assessment, it *Item) error {
-	prev, err := rv.d.Store.Events(ctx, store.EventFilter{Fingerprint: a.fp, Kind: "notified-unowned"})
+	prev, err := rv.d.Store.Events(ctx, state.EventFilter{Fingerprint: a.fp, Kind: "notified-unowned"})
 	if err != nil {
 		return err
 	}
@@ -337,8 +337,8 @@ func (rv *Revoker) reportUnowned(ctx context.Context, a *assessment, it *Item) e
 	res := map[string]any{}
 	for _, n := range ns {
 		if err := n.Notify(ctx, m); err != nil {
-			res[n.Name()] = scrub(err.Error(), a.leak.Secret)
-			it.Warnings = append(it.Warnings, "notify "+n.Name()+": "+scrub(err.Error(), a.leak.Secret))
+			res[n.Name()] = secret.Scrub(err.Error(), a.leak.Secret)
+			it.Warnings = append(it.Warnings, "notify "+n.Name()+": "+secret.Scrub(err.Error(), a.leak.Secret))
 			continue
 		}
 		res[n.Name()] = "sent"
@@ -347,7 +347,7 @@ func (rv *Revoker) reportUnowned(ctx context.Context, a *assessment, it *Item) e
 }
 
 func (rv *Revoker) event(ctx context.Context, fp, rotID, kind string, d map[string]any) error {
-	_, err := rv.d.Store.AppendEvent(ctx, store.Event{Fingerprint: fp, RotationID: rotID, Kind: kind, Detail: mustJSON(d), Actor: rv.d.Actor})
+	_, err := rv.d.Store.AppendEvent(ctx, state.Event{Fingerprint: fp, RotationID: rotID, Kind: kind, Detail: mustJSON(d), Actor: rv.d.Actor})
 	return err
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/leakstop/leakstop/internal/tomlpos"
 	"github.com/leakstop/leakstop/revoker/twilio"
 )
 
@@ -104,7 +105,7 @@ type Config struct {
 	// Mode is ModePlan (default) or ModeApply.
 	Mode Mode `toml:"mode"`
 	// State is the store DSN: a file path (SQLite) or postgres://…; empty
-	// means store.DefaultPath.
+	// means the caller's default (leakstop's is state.DefaultPath).
 	State string `toml:"state"`
 	// GracePeriod is how long consumers get to pick up a delivered secret
 	// before the old one is cut off (promotion, key deletion). A file that
@@ -270,13 +271,13 @@ func ParseConfig(name string, data []byte) (Config, error) {
 		}
 		return Config{}, &ConfigError{File: name, Msg: err.Error()}
 	}
-	pos := indexLines(data)
+	pos := tomlpos.New(data)
 	var errs []error
 	add := func(line int, format string, a ...any) {
 		errs = append(errs, &ConfigError{File: name, Line: line, Msg: fmt.Sprintf(format, a...)})
 	}
 	for _, k := range md.Undecoded() {
-		add(pos.keyLine(k), "unknown key %q", k.String())
+		add(pos.Undecoded(k), "unknown key %q", k.String())
 	}
 	c.path = name
 	if !md.IsDefined("grace_period") {
@@ -294,27 +295,27 @@ var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // Validate checks a Config built in code; ParseConfig does the same.
 func (c Config) Validate() error {
 	var errs []error
-	c.check(lineIndex{}, func(_ int, format string, a ...any) {
+	c.check(tomlpos.Index{}, func(_ int, format string, a ...any) {
 		errs = append(errs, &ConfigError{File: c.path, Msg: fmt.Sprintf(format, a...)})
 	})
 	return errors.Join(errs...)
 }
 
-func (c *Config) check(pos lineIndex, add func(line int, format string, a ...any)) {
+func (c *Config) check(pos tomlpos.Index, add func(line int, format string, a ...any)) {
 	switch c.Mode {
 	case "", ModePlan, ModeApply:
 	default:
-		add(pos.top("mode"), "mode %q is neither %q nor %q", c.Mode, ModePlan, ModeApply)
+		add(pos.Top("mode"), "mode %q is neither %q nor %q", c.Mode, ModePlan, ModeApply)
 	}
 	if c.Concurrency < 0 || c.Concurrency > 64 {
-		add(pos.top("concurrency"), "concurrency %d is out of range 1..64", c.Concurrency)
+		add(pos.Top("concurrency"), "concurrency %d is out of range 1..64", c.Concurrency)
 	}
 	if r := c.Readiness; r != nil && len(r.Command) == 0 {
-		add(pos.table("readiness", 0), "readiness: command is required")
+		add(pos.Table("readiness", 0), "readiness: command is required")
 	}
 	sinks := map[string]SinkConfig{}
 	for i, s := range c.Sinks {
-		line := pos.table("sinks", i)
+		line := pos.Table("sinks", i)
 		switch {
 		case s.Name == "":
 			add(line, "sinks[%d]: name is required", i)
@@ -325,15 +326,15 @@ func (c *Config) check(pos lineIndex, add func(line int, format string, a ...any
 		switch s.Kind {
 		case "", KindAuthToken, KindAPIKey:
 		default:
-			add(pos.in("sinks", i, "kind"), "sink %q: kind %q is neither %q nor %q", s.Name, s.Kind, KindAuthToken, KindAPIKey)
+			add(pos.Key("sinks", i, "kind"), "sink %q: kind %q is neither %q nor %q", s.Name, s.Kind, KindAuthToken, KindAPIKey)
 		}
 		for _, k := range s.KeySIDs {
 			if !twilio.IsKeySID(k) {
-				add(pos.in("sinks", i, "key_sids"), "sink %q: key_sids: %q is not an API key SID (SK + 32 hex)", s.Name, k)
+				add(pos.Key("sinks", i, "key_sids"), "sink %q: key_sids: %q is not an API key SID (SK + 32 hex)", s.Name, k)
 			}
 		}
 		if len(s.KeySIDs) > 0 && s.Kind != KindAPIKey {
-			add(pos.in("sinks", i, "key_sids"), "sink %q: key_sids needs kind = %q", s.Name, KindAPIKey)
+			add(pos.Key("sinks", i, "key_sids"), "sink %q: key_sids needs kind = %q", s.Name, KindAPIKey)
 		}
 		switch s.Type {
 		case SinkGitHubSecret:
@@ -341,7 +342,7 @@ func (c *Config) check(pos lineIndex, add func(line int, format string, a ...any
 				add(line, "sink %q: a github-secret sink needs owner and secret", s.Name)
 			}
 			if s.TokenEnv != "" && !envNameRE.MatchString(s.TokenEnv) {
-				add(pos.in("sinks", i, "token_env"), "sink %q: token_env %q is not a variable name", s.Name, s.TokenEnv)
+				add(pos.Key("sinks", i, "token_env"), "sink %q: token_env %q is not a variable name", s.Name, s.TokenEnv)
 			}
 		case SinkCommand:
 			if len(s.Command) == 0 || s.Command[0] == "" {
@@ -350,13 +351,13 @@ func (c *Config) check(pos lineIndex, add func(line int, format string, a ...any
 		case "":
 			add(line, "sink %q: type is required (%q or %q)", s.Name, SinkGitHubSecret, SinkCommand)
 		default:
-			add(pos.in("sinks", i, "type"), "sink %q: type %q is neither %q nor %q", s.Name, s.Type, SinkGitHubSecret, SinkCommand)
+			add(pos.Key("sinks", i, "type"), "sink %q: type %q is neither %q nor %q", s.Name, s.Type, SinkGitHubSecret, SinkCommand)
 		}
 	}
 	notifiers := map[string]bool{}
 	for i := range c.Notifiers {
 		n := &c.Notifiers[i]
-		line := pos.table("notifiers", i)
+		line := pos.Table("notifiers", i)
 		if n.Name == "" {
 			n.Name = n.Type
 		}
@@ -376,35 +377,35 @@ func (c *Config) check(pos lineIndex, add func(line int, format string, a ...any
 		case "":
 			add(line, "notifiers[%d]: type is required (%q or %q)", i, NotifierWebhook, NotifierGitHubIssue)
 		default:
-			add(pos.in("notifiers", i, "type"), "notifier %q: type %q is neither %q nor %q", n.Name, n.Type, NotifierWebhook, NotifierGitHubIssue)
+			add(pos.Key("notifiers", i, "type"), "notifier %q: type %q is neither %q nor %q", n.Name, n.Type, NotifierWebhook, NotifierGitHubIssue)
 		}
 		for _, env := range []struct{ key, v string }{{"url_env", n.URLEnv}, {"key_env", n.KeyEnv}, {"token_env", n.TokenEnv}} {
 			if env.v != "" && !envNameRE.MatchString(env.v) {
-				add(pos.in("notifiers", i, env.key), "notifier %q: %s %q is not a variable name", n.Name, env.key, env.v)
+				add(pos.Key("notifiers", i, env.key), "notifier %q: %s %q is not a variable name", n.Name, env.key, env.v)
 			}
 		}
 	}
 	seen := map[string]bool{}
 	for i, a := range c.Accounts {
-		line := pos.table("accounts", i)
+		line := pos.Table("accounts", i)
 		switch {
 		case !twilio.IsAccountSID(a.SID):
-			add(pos.in("accounts", i, "sid"), "accounts[%d]: sid must be an Account SID (AC + 32 hex)", i)
+			add(pos.Key("accounts", i, "sid"), "accounts[%d]: sid must be an Account SID (AC + 32 hex)", i)
 		case seen[strings.ToLower(a.SID)]:
 			add(line, "accounts[%d]: account %s is listed twice", i, a.SID)
 		}
 		seen[strings.ToLower(a.SID)] = true
 		if a.CredentialEnv != "" && !envNameRE.MatchString(a.CredentialEnv) {
-			add(pos.in("accounts", i, "credential_env"), "account %s: credential_env %q is not a variable name", a.Label(), a.CredentialEnv)
+			add(pos.Key("accounts", i, "credential_env"), "account %s: credential_env %q is not a variable name", a.Label(), a.CredentialEnv)
 		}
 		for _, s := range a.Sinks {
 			if _, ok := sinks[s]; !ok {
-				add(pos.in("accounts", i, "sinks"), "account %s: no sink named %q", a.Label(), s)
+				add(pos.Key("accounts", i, "sinks"), "account %s: no sink named %q", a.Label(), s)
 			}
 		}
 		for _, n := range a.Notifiers {
 			if !notifiers[n] {
-				add(pos.in("accounts", i, "notifiers"), "account %s: no notifier named %q", a.Label(), n)
+				add(pos.Key("accounts", i, "notifiers"), "account %s: no notifier named %q", a.Label(), n)
 			}
 		}
 	}

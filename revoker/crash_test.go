@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/leakstop/leakstop/revoker/store"
-	"github.com/leakstop/leakstop/revoker/store/storetest"
 	"github.com/leakstop/leakstop/secret"
+	"github.com/leakstop/leakstop/state"
+	"github.com/leakstop/leakstop/state/storetest"
 )
 
 // crashScenario sets up one leak and checks the converged end state.
@@ -265,7 +265,7 @@ func TestConcurrentRevokers(t *testing.T) {
 			if rotated[KindAuthToken] != 1 || rotated[KindAPIKey] != 1 {
 				t.Fatalf("rotations per kind: %v, want exactly one each", rotated)
 			}
-			rots, err := e.store().Rotations(context.Background(), store.RotationFilter{})
+			rots, err := e.store().Rotations(context.Background(), state.RotationFilter{})
 			if err != nil || len(rots) != 2 {
 				t.Fatalf("%d rotations in the store (%v)", len(rots), err)
 			}

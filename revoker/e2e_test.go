@@ -14,10 +14,10 @@ import (
 	"time"
 
 	"github.com/leakstop/leakstop/internal/githubtest"
-	"github.com/leakstop/leakstop/revoker/store"
-	"github.com/leakstop/leakstop/revoker/store/storetest"
 	"github.com/leakstop/leakstop/revoker/twilio"
 	"github.com/leakstop/leakstop/revoker/twilio/twiliotest"
+	"github.com/leakstop/leakstop/state"
+	"github.com/leakstop/leakstop/state/storetest"
 )
 
 // TestEndToEndRealSinksAndNotifiers wires the revoker from a TOML file with
@@ -89,7 +89,7 @@ api_url = "` + gh.URL() + `"
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	st, err := store.Open(ctx, cfg.State)
+	st, err := state.Open(ctx, cfg.State, state.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,8 +7,8 @@ import (
 	"os"
 
 	"github.com/leakstop/leakstop/revoker"
-	"github.com/leakstop/leakstop/revoker/store"
 	"github.com/leakstop/leakstop/revoker/twilio"
+	"github.com/leakstop/leakstop/state"
 )
 
 // How a command wires the revoker: configuration, store, Twilio client,
@@ -20,7 +20,14 @@ func Example() {
 		fmt.Fprintln(os.Stderr, "leakstop: error:", err)
 		return
 	}
-	st, err := store.Open(ctx, cfg.State) // "" → ~/.local/state/leakstop/state.db
+	dsn := cfg.State
+	if dsn == "" { // $XDG_STATE_HOME/leakstop/state.db, else ~/.local/state/leakstop/state.db
+		if dsn, err = state.DefaultPath(os.Getenv("XDG_STATE_HOME")); err != nil {
+			fmt.Fprintln(os.Stderr, "leakstop: error:", err)
+			return
+		}
+	}
+	st, err := state.Open(ctx, dsn, state.Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "leakstop: error:", err)
 		return
@@ -31,7 +38,7 @@ func Example() {
 		fmt.Fprintln(os.Stderr, "leakstop: warning:", err) // the plan shows what this blocks
 	}
 	rv, err := revoker.New(cfg, revoker.Deps{
-		Store: st, Twilio: twilio.New(twilio.Options{}), Sinks: sinks, Notifiers: notifiers,
+		Store: st, Twilio: twilio.New(twilio.Options{}), Sinks: sinks, Notifiers: notifiers, Getenv: os.Getenv,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "leakstop: error:", err)

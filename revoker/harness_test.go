@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/leakstop/leakstop/revoker/store"
-	"github.com/leakstop/leakstop/revoker/store/storetest"
 	"github.com/leakstop/leakstop/revoker/twilio"
 	"github.com/leakstop/leakstop/revoker/twilio/twiliotest"
 	"github.com/leakstop/leakstop/secret"
+	"github.com/leakstop/leakstop/state"
+	"github.com/leakstop/leakstop/state/storetest"
 )
 
 // memSink records deliveries; it fails while fail is set.
@@ -90,7 +90,7 @@ type env struct {
 	sinks    map[string]*memSink
 	notes    *memNotifier
 	logs     *syncBuffer
-	stores   []store.Store
+	stores   []state.Store
 	// promoteAfterEffect: faults on Promote apply the promotion.
 	promoteAfterEffect bool
 }
@@ -158,9 +158,9 @@ func newEnv(t *testing.T, opts ...envOpt) *env {
 }
 
 // store opens a new handle on the test database (as another process would).
-func (e *env) store() store.Store {
+func (e *env) store() state.Store {
 	e.t.Helper()
-	s, err := store.Open(context.Background(), e.dsn)
+	s, err := state.Open(context.Background(), e.dsn, state.Options{})
 	if err != nil {
 		e.t.Fatalf("open store: %v", err)
 	}

@@ -8,16 +8,17 @@ import (
 
 	"github.com/sourcegraph/conc"
 
-	"github.com/leakstop/leakstop/revoker/store"
+	"github.com/leakstop/leakstop/internal/wait"
+	"github.com/leakstop/leakstop/state"
 )
 
 // withLease runs fn holding the named lease, renewed in the background; if
-// the lease is lost, fn's context is cancelled with store.ErrLockLost. If
+// the lease is lost, fn's context is cancelled with state.ErrLockLost. If
 // the lease cannot be had within LockWait, busy is called instead. An
 // aborted run keeps the lease, as a killed process would, until it expires.
 func (rv *Revoker) withLease(ctx context.Context, name string, fn func(ctx context.Context) error, busy func(error)) (err error) {
 	lease, err := rv.acquire(ctx, name)
-	if errors.Is(err, store.ErrLocked) {
+	if errors.Is(err, state.ErrLocked) {
 		busy(err)
 		return nil
 	}
@@ -42,9 +43,9 @@ func (rv *Revoker) withLease(ctx context.Context, name string, fn func(ctx conte
 			case rerr == nil:
 				lease = l
 			case hbCtx.Err() != nil:
-			case errors.Is(rerr, store.ErrLockLost) || time.Now().After(lease.ExpiresAt):
+			case errors.Is(rerr, state.ErrLockLost) || time.Now().After(lease.ExpiresAt):
 				rv.d.Log.Error("lost the lease on the account; stopping", "lock", name)
-				cancelRun(store.ErrLockLost)
+				cancelRun(state.ErrLockLost)
 			default:
 				rv.d.Log.Warn("renew lease failed; will retry", "lock", name, "error", rerr.Error())
 			}
@@ -67,24 +68,20 @@ func (rv *Revoker) withLease(ctx context.Context, name string, fn func(ctx conte
 }
 
 // acquire takes the lease, waiting up to LockWait while someone else holds it.
-func (rv *Revoker) acquire(ctx context.Context, name string) (store.Lease, error) {
+func (rv *Revoker) acquire(ctx context.Context, name string) (state.Lease, error) {
 	deadline := time.Now().Add(time.Duration(rv.cfg.LockWait))
 	for {
 		l, err := rv.d.Store.AcquireLock(ctx, name, rv.d.Actor, time.Duration(rv.cfg.LockTTL))
-		if err == nil || !errors.Is(err, store.ErrLocked) {
+		if err == nil || !errors.Is(err, state.ErrLocked) {
 			return l, err
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
 			return l, err
 		}
-		wait := min(left, 50*time.Millisecond+rand.N(150*time.Millisecond))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return l, ctx.Err()
-		case <-t.C:
+		pause := min(left, 50*time.Millisecond+rand.N(150*time.Millisecond))
+		if serr := wait.Sleep(ctx, pause); serr != nil {
+			return l, serr
 		}
 	}
 }

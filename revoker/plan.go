@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/leakstop/leakstop/revoker/store"
 	"github.com/leakstop/leakstop/secret"
+	"github.com/leakstop/leakstop/state"
 )
 
 // Decisions: what the policy says to do about a credential.
@@ -87,22 +87,22 @@ func (rv *Revoker) decide(ctx context.Context, a *assessment) (Item, error) {
 	it := a.item()
 	prev, err := rv.d.Store.RotationByFingerprint(ctx, a.fp)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, state.ErrNotFound):
 	case err != nil:
 		return it, err
 	default:
 		it.RotationID, it.State, it.LeakedRole, it.NewKeySID = prev.ID, string(prev.State), prev.LeakedRole, prev.NewKeySID
 		switch {
-		case prev.State == store.StateDone:
+		case prev.State == state.StateDone:
 			it.Decision = DecisionAlreadyRotated
 			it.Reason = "already rotated at " + prev.FinishedAt.UTC().Format(time.RFC3339) + " (" + prev.ID + ")"
 			it.FinishedAt = prev.FinishedAt
 			return it, nil
-		case prev.State == store.StateFailed && !retryable(prev):
+		case prev.State == state.StateFailed && !retryable(prev):
 			it.Decision = DecisionAttention
 			it.Reason = "rotation " + prev.ID + " failed and needs a person: " + prev.Error
 			return it, nil
-		case prev.State != store.StateFailed && a.account != nil:
+		case prev.State != state.StateFailed && a.account != nil:
 			it.Decision, it.Reason = DecisionResume, "rotation "+prev.ID+" is unfinished (state "+string(prev.State)+")"
 			it.Steps = rv.plannedSteps(a)
 			return it, nil
@@ -155,7 +155,7 @@ func (rv *Revoker) blocked(a *assessment) string {
 func (a *assessment) item() Item {
 	it := Item{
 		Fingerprint: a.leak.Fingerprint, Kind: a.leak.Kind, AccountSID: a.accountSID, KeySID: a.leak.KeySID,
-		Secret: secret.Redact(a.leak.Secret.Reveal()), Verification: a.status, Detail: scrub(a.detail, a.leak.Secret),
+		Secret: secret.Redact(a.leak.Secret.Reveal()), Verification: a.status, Detail: secret.Scrub(a.detail, a.leak.Secret),
 		Locations: a.leak.Locations, Owned: a.account != nil,
 	}
 	if a.account != nil {

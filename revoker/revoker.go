@@ -12,11 +12,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/leakstop/leakstop/internal/wait"
 	"github.com/leakstop/leakstop/revoker/notify"
 	"github.com/leakstop/leakstop/revoker/sink"
-	"github.com/leakstop/leakstop/revoker/store"
 	"github.com/leakstop/leakstop/revoker/twilio"
 	"github.com/leakstop/leakstop/secret"
+	"github.com/leakstop/leakstop/state"
 )
 
 // TwilioAPI is the part of *twilio.Client the revoker uses; tests may
@@ -63,12 +64,13 @@ type ReadinessCheck struct {
 
 // Deps are the revoker's collaborators.
 type Deps struct {
-	Store  store.Store // required
+	Store  state.Store // required
 	Twilio TwilioAPI   // required
 	// Sinks and Notifiers by configured name (see Config.Build).
 	Sinks     map[string]Sink
 	Notifiers map[string]Notifier
-	// Getenv reads credential_env variables; default os.Getenv.
+	// Getenv reads credential_env variables (required: main passes
+	// os.Getenv; the revoker reads no environment of its own).
 	Getenv func(string) string
 	// Actor names this run in the store (user@host pid N); default computed.
 	Actor string
@@ -97,13 +99,10 @@ func New(cfg Config, deps Deps) (*Revoker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("check config: %w", err)
 	}
-	if deps.Store == nil || deps.Twilio == nil {
-		return nil, errors.New("new revoker: Store and Twilio are required")
+	if deps.Store == nil || deps.Twilio == nil || deps.Getenv == nil {
+		return nil, errors.New("new revoker: Store, Twilio and Getenv are required")
 	}
 	cfg = cfg.withDefaults()
-	if deps.Getenv == nil {
-		deps.Getenv = os.Getenv
-	}
 	if deps.Actor == "" {
 		deps.Actor = Actor()
 	}
@@ -111,7 +110,7 @@ func New(cfg Config, deps Deps) (*Revoker, error) {
 		deps.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if deps.Sleep == nil {
-		deps.Sleep = sleep
+		deps.Sleep = wait.Sleep
 	}
 	return &Revoker{
 		cfg: cfg, d: deps,
@@ -133,20 +132,6 @@ func Actor() string {
 		host = "unknown-host"
 	}
 	return fmt.Sprintf("%s@%s pid %d", name, host, os.Getpid())
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
 }
 
 // ownerSecret returns the account's trusted credential from credential_env,

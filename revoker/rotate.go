@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/leakstop/leakstop/revoker/store"
 	"github.com/leakstop/leakstop/revoker/twilio"
 	"github.com/leakstop/leakstop/secret"
+	"github.com/leakstop/leakstop/state"
 )
 
 // Outcomes of a credential in Apply or Resume.
@@ -41,8 +41,8 @@ const (
 // retryable reports whether a failed rotation may start a new attempt: its
 // cause was one a person fixes by configuration (a sink, a credential);
 // anything else needs a person to look first.
-func retryable(r store.Rotation) bool {
-	return r.State == store.StateFailed && r.Retryable
+func retryable(r state.Rotation) bool {
+	return r.State == state.StateFailed && r.Retryable
 }
 
 // abortError stops a run on the spot, leaving the store as a kill would
@@ -80,7 +80,7 @@ func (f *failure) Error() string { return f.msg }
 // runner drives one rotation. Secrets live only here, in memory.
 type runner struct {
 	rv      *Revoker
-	rot     store.Rotation
+	rot     state.Rotation
 	acct    *AccountConfig
 	leak    *Leak  // nil when resuming without the scan report
 	fp      string // the scanner's fingerprint, for people
@@ -109,7 +109,7 @@ func (r *runner) secrets() []secret.Value {
 }
 
 // clean removes every secret this runner knows from s.
-func (r *runner) clean(s string) string { return scrub(s, r.secrets()...) }
+func (r *runner) clean(s string) string { return secret.Scrub(s, r.secrets()...) }
 
 func (r *runner) warn(format string, a ...any) {
 	msg := r.clean(fmt.Sprintf(format, a...))
@@ -158,8 +158,8 @@ func (r *runner) detailJSON(d map[string]any) json.RawMessage {
 	return json.RawMessage(r.clean(string(b)))
 }
 
-func (r *runner) record(ctx context.Context, name string, phase store.Phase, d map[string]any) error {
-	_, err := r.rv.d.Store.AppendStep(ctx, store.Step{
+func (r *runner) record(ctx context.Context, name string, phase state.Phase, d map[string]any) error {
+	_, err := r.rv.d.Store.AppendStep(ctx, state.Step{
 		RotationID: r.rot.ID, Attempt: r.rot.Attempt, Name: name, Phase: phase,
 		Detail: r.detailJSON(d), Actor: r.rv.d.Actor,
 	})
@@ -172,7 +172,7 @@ func (r *runner) step(ctx context.Context, name string, detail map[string]any, f
 	if err := context.Cause(ctx); err != nil {
 		return nil, err
 	}
-	if err := r.record(ctx, name, store.PhaseStarted, detail); err != nil {
+	if err := r.record(ctx, name, state.PhaseStarted, detail); err != nil {
 		return nil, err
 	}
 	if err := r.point(name + ":started"); err != nil {
@@ -189,9 +189,9 @@ func (r *runner) step(ctx context.Context, name string, detail map[string]any, f
 	if out == nil {
 		out = map[string]any{}
 	}
-	phase, outcome := store.PhaseDone, "done"
+	phase, outcome := state.PhaseDone, "done"
 	if err != nil {
-		phase = store.PhaseFailed
+		phase = state.PhaseFailed
 		out["error"] = err.Error()
 		outcome = "failed: " + r.clean(err.Error())
 	}
@@ -207,7 +207,7 @@ func (r *runner) step(ctx context.Context, name string, detail map[string]any, f
 
 // advance moves the rotation to state to (after mutate), provided nobody
 // else moved it meanwhile.
-func (r *runner) advance(ctx context.Context, to store.State, mutate func(*store.Rotation)) error {
+func (r *runner) advance(ctx context.Context, to state.State, mutate func(*state.Rotation)) error {
 	next := r.rot
 	next.State, next.Error, next.Retryable = to, "", false
 	if mutate != nil {
@@ -227,12 +227,12 @@ func (r *runner) advance(ctx context.Context, to store.State, mutate func(*store
 }
 
 // steps returns this attempt's recorded steps.
-func (r *runner) steps(ctx context.Context) ([]store.Step, error) {
+func (r *runner) steps(ctx context.Context) ([]state.Step, error) {
 	all, err := r.rv.d.Store.Steps(ctx, r.rot.ID)
 	if err != nil {
 		return nil, err
 	}
-	var out []store.Step
+	var out []state.Step
 	for _, s := range all {
 		if s.Attempt == r.rot.Attempt {
 			out = append(out, s)
@@ -248,7 +248,7 @@ func (r *runner) stepDone(ctx context.Context, name string) (bool, error) {
 		return false, err
 	}
 	for _, s := range st {
-		if s.Name == name && s.Phase == store.PhaseDone {
+		if s.Name == name && s.Phase == state.PhaseDone {
 			return true, nil
 		}
 	}
@@ -309,7 +309,7 @@ func (r *runner) fail(ctx context.Context, f *failure) error {
 	if err := r.notifyOnce(ctx, "notify-failed", r.message("Twilio credential rotation FAILED", what, sev)); err != nil {
 		return err
 	}
-	return r.advance(ctx, store.StateFailed, func(n *store.Rotation) { n.Error, n.Retryable = f.msg, f.retry })
+	return r.advance(ctx, state.StateFailed, func(n *state.Rotation) { n.Error, n.Retryable = f.msg, f.retry })
 }
 
 // transient wraps an error that leaves the rotation resumable.
@@ -411,7 +411,7 @@ func (r *runner) deliveredAt(ctx context.Context) (time.Time, error) {
 	}
 	at := r.rot.UpdatedAt
 	for _, s := range st {
-		if strings.HasPrefix(s.Name, "deliver:") && s.Phase == store.PhaseDone {
+		if strings.HasPrefix(s.Name, "deliver:") && s.Phase == state.PhaseDone {
 			at = s.At
 		}
 	}
@@ -443,7 +443,7 @@ func (r *runner) outcomeItem(it *Item) {
 	it.Todo = append(it.Todo, r.todo...)
 	it.Warnings = append(it.Warnings, r.warns...)
 	switch r.rot.State {
-	case store.StateDone:
+	case state.StateDone:
 		it.FinishedAt = r.rot.FinishedAt
 		switch {
 		case r.rot.Error != "":
@@ -453,13 +453,13 @@ func (r *runner) outcomeItem(it *Item) {
 		default:
 			it.Outcome = OutcomeRotated
 		}
-	case store.StateFailed:
+	case state.StateFailed:
 		it.Outcome, it.Error = OutcomeFailed, r.rot.Error
 	}
 }
 
 // Roles of a leaked Auth Token.
 const (
-	RolePrimary   = store.RolePrimary
-	RoleSecondary = store.RoleSecondary
+	RolePrimary   = state.RolePrimary
+	RoleSecondary = state.RoleSecondary
 )

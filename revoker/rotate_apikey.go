@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/leakstop/leakstop/revoker/store"
 	"github.com/leakstop/leakstop/revoker/twilio"
 	"github.com/leakstop/leakstop/secret"
+	"github.com/leakstop/leakstop/state"
 )
 
 // The API key state machine:
@@ -22,16 +22,16 @@ import (
 // found and removed.
 func (r *runner) apiKeyPhase(ctx context.Context) error {
 	switch r.rot.State {
-	case store.StateStarted:
+	case state.StateStarted:
 		return r.createKey(ctx)
-	case store.StateKeyCreated:
+	case state.StateKeyCreated:
 		if r.fresh.IsZero() {
 			return r.discardKey(ctx)
 		}
 		return r.deliverKey(ctx)
-	case store.StateDelivered:
+	case state.StateDelivered:
 		return r.deleteLeakedKey(ctx)
-	case store.StateLeakedDeleted:
+	case state.StateLeakedDeleted:
 		return r.confirmKey(ctx)
 	}
 	return fmt.Errorf("API key rotation in unexpected state %q", r.rot.State)
@@ -128,7 +128,7 @@ func (r *runner) createKey(ctx context.Context) error {
 		switch {
 		case err == nil:
 			r.fresh = nk.Secret
-			return r.advance(ctx, store.StateKeyCreated, func(n *store.Rotation) {
+			return r.advance(ctx, state.StateKeyCreated, func(n *state.Rotation) {
 				n.NewKeySID = nk.SID
 				n.NewSecretHash = r.rv.d.Store.Hash(nk.Secret.Reveal())
 			})
@@ -155,7 +155,7 @@ func (r *runner) discardKey(ctx context.Context) error {
 	if err != nil {
 		return transient("delete the undelivered replacement key", err)
 	}
-	return r.advance(ctx, store.StateStarted, func(n *store.Rotation) {
+	return r.advance(ctx, state.StateStarted, func(n *state.Rotation) {
 		n.NewKeySID, n.NewSecretHash = "", ""
 		n.Attempt++
 	})
@@ -169,7 +169,7 @@ func (r *runner) deliverKey(ctx context.Context) error {
 		return err
 	}
 	if err == nil {
-		return r.advance(ctx, store.StateDelivered, nil)
+		return r.advance(ctx, state.StateDelivered, nil)
 	}
 	msg := deliveryFailedPrefix + r.clean(err.Error())
 	_, derr := r.step(ctx, "delete-key", map[string]any{"key_sid": r.rot.NewKeySID, "reason": "delivery failed: the leaked key is left in place"}, func(ctx context.Context) (map[string]any, error) {
@@ -222,7 +222,7 @@ func (r *runner) deleteLeakedKey(ctx context.Context) error {
 		}
 		return transient("delete the leaked key", err)
 	}
-	return r.advance(ctx, store.StateLeakedDeleted, nil)
+	return r.advance(ctx, state.StateLeakedDeleted, nil)
 }
 
 // confirmKey checks the leaked key is gone (and no longer authenticates)
@@ -278,5 +278,5 @@ func (r *runner) confirmKey(ctx context.Context) error {
 		SeverityInfo)); err != nil {
 		return err
 	}
-	return r.advance(ctx, store.StateDone, nil)
+	return r.advance(ctx, state.StateDone, nil)
 }

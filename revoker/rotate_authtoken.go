@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/leakstop/leakstop/revoker/store"
 	"github.com/leakstop/leakstop/revoker/twilio"
 	"github.com/leakstop/leakstop/secret"
+	"github.com/leakstop/leakstop/state"
 )
 
 // The Auth Token state machine:
@@ -22,21 +22,21 @@ import (
 //	promoted          → confirm leaked 401, new 200, notify     → done
 func (r *runner) authTokenPhase(ctx context.Context) error {
 	switch r.rot.State {
-	case store.StateStarted:
+	case state.StateStarted:
 		return r.classify(ctx)
-	case store.StateClassified:
+	case state.StateClassified:
 		if r.rot.LeakedRole == RoleSecondary {
 			return r.cutOffSecondary(ctx)
 		}
 		return r.createSecondary(ctx)
-	case store.StateSecondaryCreated:
+	case state.StateSecondaryCreated:
 		if r.fresh.IsZero() {
 			return r.discardSecondary(ctx)
 		}
 		return r.deliverToken(ctx)
-	case store.StateDelivered:
+	case state.StateDelivered:
 		return r.promote(ctx)
-	case store.StatePromoted:
+	case state.StatePromoted:
 		return r.confirmToken(ctx)
 	}
 	return fmt.Errorf("auth token rotation in unexpected state %q", r.rot.State)
@@ -161,11 +161,11 @@ func (r *runner) classify(ctx context.Context) error {
 		}
 	}
 	if dead {
-		return r.advance(ctx, store.StateDone, func(n *store.Rotation) {
+		return r.advance(ctx, state.StateDone, func(n *state.Rotation) {
 			n.Error = "the leaked token stopped authenticating before leakstop acted: nothing to rotate"
 		})
 	}
-	return r.advance(ctx, store.StateClassified, func(n *store.Rotation) { n.LeakedRole = role })
+	return r.advance(ctx, state.StateClassified, func(n *state.Rotation) { n.LeakedRole = role })
 }
 
 // probe deletes any secondary (noting if one existed: it may be the
@@ -248,7 +248,7 @@ func (r *runner) cutOffSecondary(ctx context.Context) error {
 		}
 		if misclassified {
 			r.warn("the leaked token still worked after the secondary was deleted: rotating it as the primary")
-			return r.advance(ctx, store.StateClassified, func(n *store.Rotation) { n.LeakedRole = RolePrimary })
+			return r.advance(ctx, state.StateClassified, func(n *state.Rotation) { n.LeakedRole = RolePrimary })
 		}
 	}
 	r.addTodo("Anything that used the leaked secondary token must use the primary token now.")
@@ -258,7 +258,7 @@ func (r *runner) cutOffSecondary(ctx context.Context) error {
 		SeverityWarning)); err != nil {
 		return err
 	}
-	return r.advance(ctx, store.StateDone, nil)
+	return r.advance(ctx, state.StateDone, nil)
 }
 
 // createSecondary clears any secondary (a stranger's, or ours from a run
@@ -313,7 +313,7 @@ func (r *runner) createSecondary(ctx context.Context) error {
 		switch {
 		case err == nil:
 			r.fresh = tok
-			return r.advance(ctx, store.StateSecondaryCreated, func(n *store.Rotation) {
+			return r.advance(ctx, state.StateSecondaryCreated, func(n *state.Rotation) {
 				n.NewSecretHash = r.rv.d.Store.Hash(tok.Reveal())
 			})
 		case isAbort(err):
@@ -354,7 +354,7 @@ func (r *runner) discardSecondary(ctx context.Context) error {
 	if err != nil {
 		return transient("delete the undelivered secondary token", err)
 	}
-	return r.advance(ctx, store.StateClassified, func(n *store.Rotation) {
+	return r.advance(ctx, state.StateClassified, func(n *state.Rotation) {
 		n.NewSecretHash = ""
 		n.Attempt++
 	})
@@ -368,7 +368,7 @@ func (r *runner) deliverToken(ctx context.Context) error {
 		return err
 	}
 	if err == nil {
-		return r.advance(ctx, store.StateDelivered, nil)
+		return r.advance(ctx, state.StateDelivered, nil)
 	}
 	msg := deliveryFailedPrefix + r.clean(err.Error())
 	_, derr := r.step(ctx, "delete-secondary", map[string]any{"reason": "delivery failed: no promotion"}, func(ctx context.Context) (map[string]any, error) {
@@ -506,7 +506,7 @@ func (r *runner) promote(ctx context.Context) error {
 		if r.fresh.IsZero() && !got.IsZero() {
 			r.fresh = got // the same token, hash-checked: used only to confirm
 		}
-		return r.advance(ctx, store.StatePromoted, nil)
+		return r.advance(ctx, state.StatePromoted, nil)
 	case isAbort(err):
 		return err
 	case twilio.IsUnknownOutcome(err), twilio.IsAuth(err), twilio.IsNotFound(err):
@@ -543,7 +543,7 @@ func (r *runner) afterUnclearPromotion(ctx context.Context, perr error, withNew 
 		}); err != nil {
 			return err
 		}
-		return r.advance(ctx, store.StatePromoted, nil)
+		return r.advance(ctx, state.StatePromoted, nil)
 	case v.Status == twilio.StatusLive && twilio.IsUnknownOutcome(perr):
 		return transient("promote the secondary token (outcome unknown, not applied)", perr)
 	case v.Status == twilio.StatusLive:
@@ -557,7 +557,7 @@ func (r *runner) afterUnclearPromotion(ctx context.Context, perr error, withNew 
 			return err
 		}
 		r.fresh = secret.Value{}
-		return r.advance(ctx, store.StateClassified, func(n *store.Rotation) {
+		return r.advance(ctx, state.StateClassified, func(n *state.Rotation) {
 			n.NewSecretHash = ""
 			n.Attempt++
 		})
@@ -618,5 +618,5 @@ func (r *runner) confirmToken(ctx context.Context) error {
 		SeverityInfo)); err != nil {
 		return err
 	}
-	return r.advance(ctx, store.StateDone, nil)
+	return r.advance(ctx, state.StateDone, nil)
 }

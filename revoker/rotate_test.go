@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/leakstop/leakstop/revoker/store"
 	"github.com/leakstop/leakstop/revoker/twilio/twiliotest"
+	"github.com/leakstop/leakstop/state"
 )
 
 func TestPrimaryLeaked(t *testing.T) {
@@ -22,7 +22,7 @@ func TestPrimaryLeaked(t *testing.T) {
 			e := newEnv(t, tc.opts...)
 			res := e.apply(e.revoker(), e.tokenLeak())
 			it := itemOf(t, res, KindAuthToken)
-			if it.Outcome != OutcomeRotated || it.LeakedRole != RolePrimary || it.State != string(store.StateDone) {
+			if it.Outcome != OutcomeRotated || it.LeakedRole != RolePrimary || it.State != string(state.StateDone) {
 				t.Fatalf("item: %s", dump(it))
 			}
 			e.assertRotated(e.primary)
@@ -376,7 +376,7 @@ func TestResumeWithoutInputNeedsIt(t *testing.T) {
 	e := newEnv(t)
 	rv := e.revoker()
 	rv.hook = func(p string) error {
-		if p == "state:"+string(store.StateDelivered) {
+		if p == "state:"+string(state.StateDelivered) {
 			return errCrash
 		}
 		return nil
@@ -406,7 +406,7 @@ func TestResumeWithOwnerCredentialOnly(t *testing.T) {
 	e := newEnv(t, withOwnerCred)
 	rv := e.revoker()
 	rv.hook = func(p string) error {
-		if p == "state:"+string(store.StateDelivered) {
+		if p == "state:"+string(state.StateDelivered) {
 			return errCrash
 		}
 		return nil

@@ -10,9 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/leakstop/leakstop/revoker/store/storetest"
 	"github.com/leakstop/leakstop/revoker/twilio/twiliotest"
 	"github.com/leakstop/leakstop/secret"
+	"github.com/leakstop/leakstop/state/storetest"
 )
 
 // echoSink fails with an error that quotes the secret it was given, as a

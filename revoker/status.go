@@ -8,7 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/leakstop/leakstop/revoker/store"
+	"github.com/leakstop/leakstop/state"
 )
 
 // RotationStatus is one rotation as the store knows it.
@@ -38,7 +38,7 @@ type RotationStatus struct {
 // Status lists every rotation, oldest first, with its last step and who
 // holds its account's lease.
 func (rv *Revoker) Status(ctx context.Context) ([]RotationStatus, error) {
-	rots, err := rv.d.Store.Rotations(ctx, store.RotationFilter{})
+	rots, err := rv.d.Store.Rotations(ctx, state.RotationFilter{})
 	if err != nil {
 		return nil, fmt.Errorf("read status: %w", err)
 	}
@@ -102,7 +102,7 @@ func WriteStatusText(w io.Writer, st []RotationStatus) error {
 // Audit writes the store's audit trail as JSON: every verification,
 // rotation, step and decision, in time order. It holds no secret.
 func (rv *Revoker) Audit(ctx context.Context, w io.Writer) error {
-	return store.WriteAudit(ctx, rv.d.Store, w)
+	return state.WriteAudit(ctx, rv.d.Store, w)
 }
 
 func dash(s string) string {

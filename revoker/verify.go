@@ -8,17 +8,17 @@ import (
 
 	"github.com/sourcegraph/conc/pool"
 
-	"github.com/leakstop/leakstop/revoker/store"
 	"github.com/leakstop/leakstop/revoker/twilio"
 	"github.com/leakstop/leakstop/secret"
+	"github.com/leakstop/leakstop/state"
 )
 
 // Verification statuses.
 const (
-	StatusLive    = store.StatusLive
-	StatusDead    = store.StatusDead
-	StatusUnknown = store.StatusUnknown
-	StatusTest    = store.StatusTest
+	StatusLive    = state.StatusLive
+	StatusDead    = state.StatusDead
+	StatusUnknown = state.StatusUnknown
+	StatusTest    = state.StatusTest
 )
 
 // assessment is one distinct credential of a run and what is known of it.
@@ -54,9 +54,9 @@ func (rv *Revoker) assess(ctx context.Context, leaks []Leak) ([]*assessment, err
 		p.Go(func(ctx context.Context) error {
 			rv.verify(ctx, a)
 			a.account = rv.cfg.Account(a.accountSID)
-			_, err := rv.d.Store.RecordVerification(ctx, store.Verification{
+			_, err := rv.d.Store.RecordVerification(ctx, state.Verification{
 				Fingerprint: a.fp, Kind: a.leak.Kind, AccountSID: a.accountSID, KeySID: a.leak.KeySID,
-				Status: a.status, Detail: scrub(a.detail, a.leak.Secret), Actor: rv.d.Actor,
+				Status: a.status, Detail: secret.Scrub(a.detail, a.leak.Secret), Actor: rv.d.Actor,
 			})
 			return err
 		})
@@ -155,7 +155,7 @@ func (rv *Revoker) verifyKey(ctx context.Context, a *assessment) {
 		case twilio.IsNotFound(err):
 			continue
 		default:
-			problems = append(problems, scrub(err.Error(), owner))
+			problems = append(problems, secret.Scrub(err.Error(), owner))
 		}
 	}
 	a.status = StatusUnknown
@@ -186,16 +186,6 @@ func (l Leak) malformed() string {
 		return "the paired Account SID is malformed"
 	}
 	return ""
-}
-
-// scrub removes secrets from text bound for a person or the store.
-func scrub(s string, secrets ...secret.Value) string {
-	for _, v := range secrets {
-		if r := v.Reveal(); len(r) >= 4 && strings.Contains(s, r) {
-			s = strings.ReplaceAll(s, r, "[REDACTED]")
-		}
-	}
-	return s
 }
 
 var errNoCredential = errors.New("no usable credential")

@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/leakstop/leakstop/revoker/store"
+	"github.com/leakstop/leakstop/internal/wait"
+	"github.com/leakstop/leakstop/state"
 )
 
 func TestGracePeriodAndReadiness(t *testing.T) {
@@ -68,7 +69,7 @@ func TestReadinessTimeoutHoldsPromotion(t *testing.T) {
 	}
 	res := e.apply(mk(), e.tokenLeak())
 	it := itemOf(t, res, KindAuthToken)
-	if it.Outcome != OutcomeIncomplete || it.State != string(store.StateDelivered) || !strings.Contains(it.Error, "readiness") {
+	if it.Outcome != OutcomeIncomplete || it.State != string(state.StateDelivered) || !strings.Contains(it.Error, "readiness") {
 		t.Fatalf("item: %s", dump(it))
 	}
 	if e.calls("POST", promotePath, 0) != 0 {
@@ -113,13 +114,13 @@ func TestNotifierFailureDoesNotBlock(t *testing.T) {
 
 // loseLease fails every renewal, as if another run had taken the lease.
 type loseLease struct {
-	store.Store
+	state.Store
 	renewals atomic.Int32
 }
 
-func (s *loseLease) RenewLock(context.Context, store.Lease, time.Duration) (store.Lease, error) {
+func (s *loseLease) RenewLock(context.Context, state.Lease, time.Duration) (state.Lease, error) {
 	s.renewals.Add(1)
-	return store.Lease{}, store.ErrLockLost
+	return state.Lease{}, state.ErrLockLost
 }
 
 func TestLostLeaseStopsRun(t *testing.T) {
@@ -130,7 +131,7 @@ func TestLostLeaseStopsRun(t *testing.T) {
 	rv := e.revoker(func(d *Deps) {
 		ls = &loseLease{Store: d.Store}
 		d.Store = ls
-		d.Sleep = sleep
+		d.Sleep = wait.Sleep
 		d.Readiness = func(ctx context.Context, _ ReadinessCheck) error {
 			<-ctx.Done() // hold the run until the lease is gone
 			return context.Cause(ctx)

@@ -12,6 +12,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/leakstop/leakstop"
+	"github.com/leakstop/leakstop/internal/tomlpos"
 )
 
 // Error is one problem in a rules file.
@@ -72,19 +73,19 @@ func Parse(name string, data []byte) (*File, error) {
 		}
 		return nil, &Error{File: name, Msg: "invalid rules file: " + err.Error()}
 	}
-	pos := indexPositions(data)
+	pos := tomlpos.New(data)
 	c := compiler{name: name, pos: pos}
 	for _, k := range md.Undecoded() {
 		key := k.String()
-		c.errf(c.pos.keyLine(k[len(k)-1]), "", "unknown key %q", key)
+		c.errf(c.pos.Anywhere(k[len(k)-1]), "", "unknown key %q", key)
 	}
 	if raw.Version != 0 && raw.Version != 1 {
-		c.errf(pos.keyLine("version"), "", "unsupported version %d (this leakstop reads version 1)", raw.Version)
+		c.errf(pos.Anywhere("version"), "", "unsupported version %d (this leakstop reads version 1)", raw.Version)
 	}
 	set := &Set{byID: map[string]*Rule{}}
-	set.Allowlist = c.allowlist(raw.Allowlist, "", pos.headerLine("allowlist", 0))
+	set.Allowlist = c.allowlist(raw.Allowlist, "", pos.Table("allowlist", 0))
 	for _, m := range raw.TestCreds.Markers {
-		if re := c.regex(m, "", pos.headerLine("test_credentials", 0), "test_credentials marker"); re != nil {
+		if re := c.regex(m, "", pos.Table("test_credentials", 0), "test_credentials marker"); re != nil {
 			set.TestMarkers = append(set.TestMarkers, re)
 		}
 	}
@@ -168,7 +169,7 @@ func Merge(base *Set, ext *File) (*Set, error) {
 
 type compiler struct {
 	name string
-	pos  positions
+	pos  tomlpos.Index
 	errs []error
 }
 
@@ -223,8 +224,8 @@ func (c *compiler) allowlist(ra rawAllowlist, rule string, line int) Allowlist {
 }
 
 func (c *compiler) rule(rr rawRule, i int) *Rule {
-	line := c.pos.headerLine("rules", i)
-	fieldLine := func(key string) int { return c.pos.fieldLine("rules", i, key) }
+	line := c.pos.Table("rules", i)
+	fieldLine := func(key string) int { return c.pos.Key("rules", i, key) }
 	id := rr.ID
 	if id == "" {
 		c.errf(line, fmt.Sprintf("#%d", i+1), "missing id")
@@ -296,7 +297,7 @@ func (c *compiler) rule(rr rawRule, i int) *Rule {
 }
 
 func (c *compiler) pair(rp rawPair, i int) *Pair {
-	line := c.pos.headerLine("pairs", i)
+	line := c.pos.Table("pairs", i)
 	if rp.ID == "" {
 		c.errf(line, fmt.Sprintf("pair #%d", i+1), "missing id")
 		return nil
@@ -316,7 +317,7 @@ func (c *compiler) pair(rp rawPair, i int) *Pair {
 		c.errf(line, p.ID, "missing credential (e.g. auth-token, api-key)")
 	}
 	if p.Window < 0 || p.Window > 200 {
-		c.errf(c.pos.fieldLine("pairs", i, "window"), p.ID, "window must be 0..200 lines")
+		c.errf(c.pos.Key("pairs", i, "window"), p.ID, "window must be 0..200 lines")
 	}
 	if p.Identifier == "" || len(p.Secrets) == 0 {
 		c.errf(line, p.ID, "a pair needs identifier and secrets")

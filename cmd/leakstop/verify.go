@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/leakstop/leakstop/revoker"
-	"github.com/leakstop/leakstop/revoker/store"
 	"github.com/leakstop/leakstop/revoker/twilio"
 	"github.com/leakstop/leakstop/scanner"
+	"github.com/leakstop/leakstop/state"
 )
 
 // revokerFlags are the flags that wire the revoker, shared by scan
@@ -46,7 +46,7 @@ const stateEnv = "LEAKSTOP_STATE"
 type revokerSession struct {
 	rv  *revoker.Revoker
 	cfg revoker.Config
-	st  store.Store
+	st  state.Store
 	// closeFn closes the store (and removes a throwaway one).
 	closeFn func()
 }
@@ -107,7 +107,12 @@ func openRevoker(ctx context.Context, s *stdio, rf revokerFlags, o sessionOption
 		}
 		dsn = filepath.Join(tmpDir, "state.db")
 	}
-	st, err := store.Open(ctx, dsn)
+	if dsn == "" {
+		if dsn, err = state.DefaultPath(os.Getenv("XDG_STATE_HOME")); err != nil {
+			return nil, fmt.Errorf("state store: %w", err)
+		}
+	}
+	st, err := state.Open(ctx, dsn, state.Options{})
 	if err != nil {
 		if tmpDir != "" {
 			os.RemoveAll(tmpDir)

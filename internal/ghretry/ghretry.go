@@ -1,6 +1,7 @@
-// Package ghretry retries GitHub API calls that hit a rate limit, as
-// /work/shared/api/GITHUB.md describes them, or, for idempotent calls, a
-// 5xx. revoker/sink, revoker/notify and ghaction share it.
+// Package ghretry retries GitHub API calls that hit a rate limit (as
+// GitHub's REST API documentation, "Rate limits for the REST API", describes
+// them: Retry-After, x-ratelimit-remaining and x-ratelimit-reset) or, for
+// idempotent calls, a 5xx. revoker/sink, revoker/notify and ghaction share it.
 package ghretry
 
 import (
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/go-github/v60/github"
+
+	"github.com/leakstop/leakstop/internal/wait"
 )
 
 // Default values of a zero Policy field.
@@ -66,20 +69,9 @@ func (c Clock) withDefaults() Clock {
 		c.Now = time.Now
 	}
 	if c.Sleep == nil {
-		c.Sleep = sleep
+		c.Sleep = wait.Sleep
 	}
 	return c
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Do runs call until it succeeds, fails for good, or the attempts run out.
@@ -125,7 +117,7 @@ func (p Policy) wait(err error, resp *github.Response, attempt int, idempotent b
 	}
 	var rle *github.RateLimitError
 	if errors.As(err, &rle) {
-		if ra := retryAfter(rle.Response, now); ra >= 0 {
+		if ra, ok := retryAfter(rle.Response, now); ok {
 			return ra, true
 		}
 		if !rle.Rate.Reset.Time.IsZero() {
@@ -156,7 +148,7 @@ func (p Policy) wait(err error, resp *github.Response, attempt int, idempotent b
 		// go-github does not recognise 429; a 403 with Retry-After or
 		// an exhausted quota is a limit it did not classify.
 		wait := time.Duration(-1)
-		if ra := retryAfter(hr, now); ra >= 0 {
+		if ra, ok := retryAfter(hr, now); ok {
 			wait = ra
 		}
 		if reset, ok := exhaustedUntil(hr, now); ok {
@@ -172,24 +164,6 @@ func (p Policy) wait(err error, resp *github.Response, attempt int, idempotent b
 	return 0, false
 }
 
-// retryAfter parses Retry-After (seconds or an HTTP date); -1 when absent.
-func retryAfter(r *http.Response, now time.Time) time.Duration {
-	if r == nil {
-		return -1
-	}
-	v := r.Header.Get("Retry-After")
-	if v == "" {
-		return -1
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil && secs >= 0 {
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0)
-	}
-	return -1
-}
-
 // exhaustedUntil reports how long until X-RateLimit-Reset (plus a second)
 // when X-RateLimit-Remaining is 0.
 func exhaustedUntil(r *http.Response, now time.Time) (time.Duration, bool) {
@@ -201,4 +175,12 @@ func exhaustedUntil(r *http.Response, now time.Time) (time.Duration, bool) {
 		return 0, false
 	}
 	return max(time.Unix(epoch, 0).Sub(now)+time.Second, 0), true
+}
+
+// retryAfter is the response's Retry-After header, if it has a valid one.
+func retryAfter(r *http.Response, now time.Time) (time.Duration, bool) {
+	if r == nil {
+		return 0, false
+	}
+	return wait.RetryAfter(r.Header.Get("Retry-After"), now)
 }

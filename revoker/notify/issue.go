@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"github.com/google/go-github/v60/github"
+
+	"github.com/leakstop/leakstop/internal/ghretry"
 )
 
 // Labels of a leakstop issue. MarkerLabel is always among them: the
@@ -34,7 +36,7 @@ type GitHubIssueConfig struct {
 	Assignees []string
 	// Retry bounds the retries on rate limits; the zero value is the
 	// defaults.
-	Retry GitHubRetry
+	Retry ghretry.Policy
 }
 
 // GitHubIssue opens an issue about a leak in the repository where it was
@@ -161,7 +163,7 @@ func (g *GitHubIssue) notifyRepo(ctx context.Context, owner, repo string, m Mess
 		}
 		if existing != 0 {
 			comment := "leakstop has news about this credential.\n\n" + body
-			err := g.cfg.Retry.do(ctx, false, func(ctx context.Context) (*github.Response, error) {
+			err := g.cfg.Retry.Do(ctx, false, func(ctx context.Context) (*github.Response, error) {
 				_, resp, err := g.client.Issues.CreateComment(ctx, owner, repo, existing, &github.IssueComment{Body: &comment})
 				return resp, err
 			})
@@ -177,7 +179,7 @@ func (g *GitHubIssue) notifyRepo(ctx context.Context, owner, repo string, m Mess
 	if len(g.cfg.Assignees) > 0 {
 		req.Assignees = &g.cfg.Assignees
 	}
-	err := g.cfg.Retry.do(ctx, false, func(ctx context.Context) (*github.Response, error) {
+	err := g.cfg.Retry.Do(ctx, false, func(ctx context.Context) (*github.Response, error) {
 		_, resp, err := g.client.Issues.Create(ctx, owner, repo, req)
 		return resp, err
 	})
@@ -198,7 +200,7 @@ func (g *GitHubIssue) findIssue(ctx context.Context, owner, repo, marker string)
 	for range maxIssuePages {
 		var list []*github.Issue
 		var resp *github.Response
-		err := g.cfg.Retry.do(ctx, true, func(ctx context.Context) (*github.Response, error) {
+		err := g.cfg.Retry.Do(ctx, true, func(ctx context.Context) (*github.Response, error) {
 			var err error
 			list, resp, err = g.client.Issues.ListByRepo(ctx, owner, repo, opts)
 			return resp, err

@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/google/go-github/v60/github"
+	"github.com/leakstop/leakstop/internal/ghretry"
 	"github.com/leakstop/leakstop/internal/githubtest"
 )
 
 func newTestIssue(t *testing.T, gh *githubtest.Server, cfg GitHubIssueConfig) *GitHubIssue {
 	t.Helper()
-	if cfg.Retry == (GitHubRetry{}) {
-		cfg.Retry = GitHubRetry{MinWait: 10 * time.Millisecond, ServerErrorWait: 10 * time.Millisecond}
+	if cfg.Retry == (ghretry.Policy{}) {
+		cfg.Retry = ghretry.Policy{MinWait: 10 * time.Millisecond, ServerErrorWait: 10 * time.Millisecond}
 	}
 	n, err := NewGitHubIssue(gh.Client(), cfg)
 	if err != nil {

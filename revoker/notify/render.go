@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/leakstop/leakstop/secret"
 )
 
 // Limits that keep a notification readable and within Slack's and
@@ -37,7 +39,7 @@ func clean(s string) string {
 		return r
 	}, s)
 	s = strings.Join(strings.Fields(s), " ")
-	s = tokenShape.ReplaceAllString(s, "[REDACTED]")
+	s = tokenShape.ReplaceAllString(s, secret.Redacted)
 	if r := []rune(s); len(r) > maxField {
 		s = string(r[:maxField-1]) + "…"
 	}
@@ -113,109 +115,210 @@ func shortFingerprint(fp string) string {
 	return fp
 }
 
-// credentialFields are the label/value pairs that describe the credential.
-func credentialFields(m Message) [][2]string {
-	c := m.Credential
-	fields := [][2]string{{"Credential", kindName(c.Kind)}}
-	if v := clean(c.AccountSID); v != "" {
-		fields = append(fields, [2]string{"Account", v})
-	}
-	if v := clean(c.KeySID); v != "" {
-		fields = append(fields, [2]string{"Key SID", v})
-	}
-	if v := clean(c.Redacted); v != "" {
-		fields = append(fields, [2]string{"Value", v})
-	}
-	if v := shortFingerprint(c.Fingerprint); v != "" {
-		fields = append(fields, [2]string{"Fingerprint", v})
-	}
-	if v := clean(m.Severity); v != "" {
-		fields = append(fields, [2]string{"Severity", v})
-	}
-	return fields
+// view is a Message made ready to show in any format: every value
+// cleaned, every list cut to its limit. The formats differ only in how
+// they escape and mark it up (see format).
+type view struct {
+	subject   string
+	what      string
+	fields    []field
+	locations []Location // cleaned; URL only when safe
+	moreLocs  int        // locations not listed
+	actions   []Action   // cleaned
+	moreActs  int        // actions not listed
+	todo      []string   // cleaned, at most maxTodo
 }
+
+// field is one label/value pair that describes the credential; a verbatim
+// value (a SID, a fingerprint) is shown as code.
+type field struct {
+	label, value string
+	verbatim     bool
+}
+
+// Section titles, the same in every format.
+const (
+	titleWhat  = "What leaked"
+	titleWhere = "Where it was found"
+	titleDid   = "What leakstop did"
+	titleTodo  = "What you must do"
+	footer     = "Sent by leakstop. Notifications never contain the secret itself."
+)
+
+func newView(m Message) view {
+	v := view{subject: subject(m), what: clean(m.What)}
+	c := m.Credential
+	v.fields = append(v.fields, field{label: "Credential", value: kindName(c.Kind)})
+	for _, f := range []field{
+		{"Account", clean(c.AccountSID), true},
+		{"Key SID", clean(c.KeySID), true},
+		{"Value", clean(c.Redacted), true},
+		{"Fingerprint", shortFingerprint(c.Fingerprint), true},
+		{"Severity", clean(m.Severity), false},
+	} {
+		if f.value != "" {
+			v.fields = append(v.fields, f)
+		}
+	}
+	for i, l := range m.Locations {
+		if i == maxLocations {
+			v.moreLocs = len(m.Locations) - maxLocations
+			break
+		}
+		v.locations = append(v.locations, Location{Repo: clean(l.Repo), Commit: clean(l.Commit), Path: clean(l.Path), Line: l.Line, URL: safeURL(l.URL)})
+	}
+	for i, a := range m.Actions {
+		if i == maxActions {
+			v.moreActs = len(m.Actions) - maxActions
+			break
+		}
+		v.actions = append(v.actions, Action{Step: clean(a.Step), At: a.At, Outcome: clean(a.Outcome)})
+	}
+	v.todo = todo(m)
+	v.todo = v.todo[:min(len(v.todo), maxTodo)]
+	return v
+}
+
+// format is how one output escapes and marks up a view's values.
+type format struct {
+	text   func(string) string // prose
+	code   func(string) string // a value shown as it is (paths, SIDs)
+	strong func(string) string // emphasis, on escaped text
+	link   func(url string) string
+}
+
+func (f format) value(fl field) string {
+	if fl.verbatim {
+		return f.code(fl.value)
+	}
+	return f.text(fl.value)
+}
+
+// where lists the locations, one line each, without list markers.
+func (f format) where(v view) []string {
+	var out []string
+	for _, l := range v.locations {
+		var parts []string
+		if l.Repo != "" {
+			parts = append(parts, f.code(l.Repo))
+		}
+		if l.Commit != "" {
+			parts = append(parts, "at commit "+f.code(l.Commit))
+		}
+		if l.Path != "" {
+			s := "in " + f.code(l.Path)
+			if l.Line > 0 {
+				s += " line " + strconv.Itoa(l.Line)
+			}
+			parts = append(parts, s)
+		}
+		if len(parts) == 0 {
+			parts = append(parts, "(unknown place)")
+		}
+		s := strings.Join(parts, " ")
+		if l.URL != "" {
+			s += f.link(l.URL)
+		}
+		out = append(out, s)
+	}
+	if v.moreLocs > 0 {
+		out = append(out, fmt.Sprintf("…and %d more", v.moreLocs))
+	}
+	if len(out) == 0 {
+		out = append(out, "(no location given)")
+	}
+	return out
+}
+
+// did lists what leakstop did, one line each, without list markers.
+func (f format) did(v view) []string {
+	var out []string
+	for _, a := range v.actions {
+		s := when(a.At) + " — " + f.strong(f.text(a.Step))
+		if a.Outcome != "" {
+			s += ": " + f.text(a.Outcome)
+		}
+		out = append(out, s)
+	}
+	if v.moreActs > 0 {
+		out = append(out, fmt.Sprintf("…and %d more steps", v.moreActs))
+	}
+	if len(out) == 0 {
+		out = append(out, "Nothing yet.")
+	}
+	return out
+}
+
+// must lists what people must do, numbered.
+func (f format) must(v view) []string {
+	out := make([]string, len(v.todo))
+	for i, t := range v.todo {
+		out[i] = strconv.Itoa(i+1) + ". " + f.text(t)
+	}
+	return out
+}
+
+// document is a format laid out as a page: Markdown or plain text.
+type document struct {
+	format
+	title   string // Sprintf format of the subject line(s)
+	what    string // … of the "What leaked" line(s): label, value
+	field   string // … of one field: label, value
+	section string // … of a section heading
+	indent  string // before every list line
+	bullet  string // before an unnumbered list line, after indent
+	footer  string
+}
+
+func (d document) render(v view) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, d.title, d.text(v.subject))
+	if v.what != "" {
+		fmt.Fprintf(&b, d.what, titleWhat, d.text(v.what))
+	}
+	for _, f := range v.fields {
+		fmt.Fprintf(&b, d.field, f.label, d.value(f))
+	}
+	for _, sec := range []struct {
+		title, marker string
+		lines         []string
+	}{{titleWhere, d.bullet, d.where(v)}, {titleDid, d.bullet, d.did(v)}, {titleTodo, "", d.must(v)}} {
+		fmt.Fprintf(&b, d.section, sec.title)
+		for _, l := range sec.lines {
+			b.WriteString(d.indent + sec.marker + l + "\n")
+		}
+	}
+	b.WriteString(d.footer)
+	return b.String()
+}
+
+func plain(s string) string { return s }
+
+var (
+	markdown = document{
+		format: format{
+			text:   mdText,
+			code:   mdCode,
+			strong: func(s string) string { return "**" + s + "**" },
+			link:   func(u string) string { return " ([view](" + mdLinkTarget(u) + "))" },
+		},
+		title: "## %s\n\n", what: "**%s:** %s\n\n", field: "- **%s:** %s\n", section: "\n### %s\n\n", bullet: "- ",
+		footer: "\n<sub>" + footer + "</sub>\n",
+	}
+	text = document{
+		format: format{text: plain, code: plain, strong: plain, link: func(u string) string { return " (" + u + ")" }},
+		title:  "%s\n\n", what: "%s: %s\n", field: "%s: %s\n", section: "\n%s:\n", indent: "  ", bullet: "- ",
+	}
+)
 
 // Render returns m as GitHub-flavoured Markdown: what leaked, where, what
 // leakstop did and when, and what people must do. Values taken from the
 // scanned repository (paths, commits) are shown as code, so they cannot
 // inject Markdown or HTML.
-func Render(m Message) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "## %s\n\n", mdText(subject(m)))
-	if w := clean(m.What); w != "" {
-		fmt.Fprintf(&b, "**What leaked:** %s\n\n", mdText(w))
-	}
-	for _, f := range credentialFields(m) {
-		v := mdCode(f[1])
-		if f[0] == "Credential" || f[0] == "Severity" {
-			v = mdText(f[1])
-		}
-		fmt.Fprintf(&b, "- **%s:** %s\n", f[0], v)
-	}
+func Render(m Message) string { return markdown.render(newView(m)) }
 
-	b.WriteString("\n### Where it was found\n\n")
-	if len(m.Locations) == 0 {
-		b.WriteString("- (no location given)\n")
-	}
-	for i, l := range m.Locations {
-		if i == maxLocations {
-			fmt.Fprintf(&b, "- …and %d more\n", len(m.Locations)-maxLocations)
-			break
-		}
-		b.WriteString("- " + mdLocation(l) + "\n")
-	}
-
-	b.WriteString("\n### What leakstop did\n\n")
-	if len(m.Actions) == 0 {
-		b.WriteString("- Nothing yet.\n")
-	}
-	for i, a := range m.Actions {
-		if i == maxActions {
-			fmt.Fprintf(&b, "- …and %d more steps\n", len(m.Actions)-maxActions)
-			break
-		}
-		fmt.Fprintf(&b, "- %s — **%s**", when(a.At), mdText(clean(a.Step)))
-		if o := clean(a.Outcome); o != "" {
-			fmt.Fprintf(&b, ": %s", mdText(o))
-		}
-		b.WriteString("\n")
-	}
-
-	b.WriteString("\n### What you must do\n\n")
-	for i, t := range todo(m) {
-		if i == maxTodo {
-			break
-		}
-		fmt.Fprintf(&b, "%d. %s\n", i+1, mdText(t))
-	}
-	b.WriteString("\n<sub>Sent by leakstop. Notifications never contain the secret itself.</sub>\n")
-	return b.String()
-}
-
-func mdLocation(l Location) string {
-	var parts []string
-	if r := clean(l.Repo); r != "" {
-		parts = append(parts, mdCode(r))
-	}
-	if c := clean(l.Commit); c != "" {
-		parts = append(parts, "at commit "+mdCode(c))
-	}
-	if p := clean(l.Path); p != "" {
-		s := "in " + mdCode(p)
-		if l.Line > 0 {
-			s += " line " + strconv.Itoa(l.Line)
-		}
-		parts = append(parts, s)
-	}
-	if len(parts) == 0 {
-		parts = append(parts, "(unknown place)")
-	}
-	s := strings.Join(parts, " ")
-	if u := safeURL(l.URL); u != "" {
-		s += " ([view](" + mdLinkTarget(u) + "))"
-	}
-	return s
-}
+// RenderText returns m as plain text with the same content as Render.
+func RenderText(m Message) string { return text.render(newView(m)) }
 
 // mdText escapes what would let text turn into HTML (or an HTML comment
 // that looks like leakstop's marker) or ping someone in GitHub Markdown;
@@ -241,75 +344,4 @@ func mdCode(s string) string {
 // mdLinkTarget escapes the characters that would end a Markdown link.
 func mdLinkTarget(u string) string {
 	return strings.NewReplacer("(", "%28", ")", "%29", " ", "%20", "<", "%3C", ">", "%3E").Replace(u)
-}
-
-// RenderText returns m as plain text with the same content as Render.
-func RenderText(m Message) string {
-	var b strings.Builder
-	b.WriteString(subject(m) + "\n\n")
-	if w := clean(m.What); w != "" {
-		b.WriteString("What leaked: " + w + "\n")
-	}
-	for _, f := range credentialFields(m) {
-		b.WriteString(f[0] + ": " + f[1] + "\n")
-	}
-	b.WriteString("\nWhere it was found:\n")
-	if len(m.Locations) == 0 {
-		b.WriteString("  - (no location given)\n")
-	}
-	for i, l := range m.Locations {
-		if i == maxLocations {
-			fmt.Fprintf(&b, "  - …and %d more\n", len(m.Locations)-maxLocations)
-			break
-		}
-		b.WriteString("  - " + textLocation(l) + "\n")
-	}
-	b.WriteString("\nWhat leakstop did:\n")
-	if len(m.Actions) == 0 {
-		b.WriteString("  - Nothing yet.\n")
-	}
-	for i, a := range m.Actions {
-		if i == maxActions {
-			fmt.Fprintf(&b, "  - …and %d more steps\n", len(m.Actions)-maxActions)
-			break
-		}
-		b.WriteString("  - " + when(a.At) + " — " + clean(a.Step))
-		if o := clean(a.Outcome); o != "" {
-			b.WriteString(": " + o)
-		}
-		b.WriteString("\n")
-	}
-	b.WriteString("\nWhat you must do:\n")
-	for i, t := range todo(m) {
-		if i == maxTodo {
-			break
-		}
-		fmt.Fprintf(&b, "  %d. %s\n", i+1, t)
-	}
-	return b.String()
-}
-
-func textLocation(l Location) string {
-	var parts []string
-	if r := clean(l.Repo); r != "" {
-		parts = append(parts, r)
-	}
-	if c := clean(l.Commit); c != "" {
-		parts = append(parts, "at commit "+c)
-	}
-	if p := clean(l.Path); p != "" {
-		s := "in " + p
-		if l.Line > 0 {
-			s += " line " + strconv.Itoa(l.Line)
-		}
-		parts = append(parts, s)
-	}
-	if len(parts) == 0 {
-		parts = append(parts, "(unknown place)")
-	}
-	s := strings.Join(parts, " ")
-	if u := safeURL(l.URL); u != "" {
-		s += " (" + u + ")"
-	}
-	return s
 }

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -103,4 +104,73 @@ func TestMdCode(t *testing.T) {
 			t.Errorf("mdCode(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// TestFormatsRenderOneView: Markdown, text and Slack are one view under
+// three escapings: every list line of the view appears in each output,
+// escaped by that format, and the formats differ only in that.
+func TestFormatsRenderOneView(t *testing.T) {
+	m := newLeak(t, "acme/app", "acme/lib").msg
+	m.Locations[1].Path = "a<b>&`c`"
+	m.Actions = append(m.Actions, Action{Step: "told <@here>", Outcome: "sent & seen"})
+	v := newView(m)
+	var p slackPayload
+	if err := json.Unmarshal(mustPayload(t, m), &p); err != nil {
+		t.Fatal(err)
+	}
+	var slackText strings.Builder
+	for _, b := range p.Blocks {
+		if b.Text != nil {
+			slackText.WriteString(b.Text.Text + "\n")
+		}
+		for _, f := range b.Fields {
+			slackText.WriteString(f.Text + "\n")
+		}
+	}
+	for _, c := range []struct {
+		name string
+		f    format
+		out  string
+	}{
+		{"markdown", markdown.format, Render(m)},
+		{"text", text.format, RenderText(m)},
+		{"slack", slack, slackText.String()},
+	} {
+		lines := append(append(c.f.where(v), c.f.did(v)...), c.f.must(v)...)
+		if len(lines) != len(m.Locations)+len(m.Actions)+len(v.todo) {
+			t.Fatalf("%s: %d list lines for %d locations, %d actions, %d steps", c.name, len(lines), len(m.Locations), len(m.Actions), len(v.todo))
+		}
+		for _, l := range lines {
+			if !strings.Contains(c.out, l) {
+				t.Errorf("%s output lacks its line %q:\n%s", c.name, l, c.out)
+			}
+		}
+		for _, f := range v.fields {
+			if !strings.Contains(c.out, c.f.value(f)) {
+				t.Errorf("%s output lacks field %s = %q", c.name, f.label, c.f.value(f))
+			}
+		}
+	}
+	// The escapings differ where they must (a code span in Markdown shows
+	// "<b>" as text, so only prose is checked there).
+	if strings.Contains(slackText.String(), "<b>") {
+		t.Errorf("slack output has unescaped markup in code:\n%s", slackText.String())
+	}
+	for name, raw := range map[string]string{"markdown": Render(m), "slack": slackText.String()} {
+		if strings.Contains(raw, "<@here>") {
+			t.Errorf("%s output has unescaped markup:\n%s", name, raw)
+		}
+	}
+	if !strings.Contains(RenderText(m), "told <@here>") {
+		t.Error("plain text escaped what it need not")
+	}
+}
+
+func mustPayload(t *testing.T, m Message) []byte {
+	t.Helper()
+	b, err := Payload(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

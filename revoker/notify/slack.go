@@ -2,7 +2,6 @@ package notify
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 )
 
@@ -56,67 +55,44 @@ func cut(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
+// slack is the format of Slack's mrkdwn.
+var slack = format{
+	text:   slackEscape,
+	code:   slackCode,
+	strong: func(s string) string { return "*" + s + "*" },
+	link: func(u string) string {
+		return " <" + strings.NewReplacer("|", "%7C", ">", "%3E", "<", "%3C").Replace(u) + "|view>"
+	},
+}
+
 // slackMessage builds the webhook body for m.
 func slackMessage(m Message) slackPayload {
+	v := newView(m)
 	blocks := []slackBlock{{
 		Type: "header",
-		Text: &slackText{Type: "plain_text", Text: cut(subject(m), slackHeaderMax)},
+		Text: &slackText{Type: "plain_text", Text: cut(v.subject, slackHeaderMax)},
 	}}
-	if w := clean(m.What); w != "" {
-		blocks = append(blocks, slackBlock{Type: "section", Text: mrkdwn(cut("*What leaked:* "+slackEscape(w), slackSectionMax))})
+	if v.what != "" {
+		blocks = append(blocks, slackBlock{Type: "section", Text: mrkdwn(cut(slack.strong(titleWhat+":")+" "+slack.text(v.what), slackSectionMax))})
 	}
 	var fields []slackText
-	for _, f := range credentialFields(m) {
-		v := slackCode(f[1])
-		if f[0] == "Credential" || f[0] == "Severity" {
-			v = slackEscape(f[1])
-		}
-		fields = append(fields, slackText{Type: "mrkdwn", Text: cut("*"+f[0]+"*\n"+v, slackFieldMax)})
+	for _, f := range v.fields {
+		fields = append(fields, slackText{Type: "mrkdwn", Text: cut(slack.strong(f.label)+"\n"+slack.value(f), slackFieldMax)})
 	}
 	blocks = append(blocks, slackBlock{Type: "section", Fields: fields[:min(len(fields), slackFieldsMax)]})
-
-	var where []string
-	for i, l := range m.Locations {
-		if i == maxLocations {
-			where = append(where, fmt.Sprintf("• …and %d more", len(m.Locations)-maxLocations))
-			break
+	bullets := func(lines []string) []string {
+		for i, l := range lines {
+			lines[i] = "• " + l
 		}
-		where = append(where, "• "+slackLocation(l))
+		return lines
 	}
-	if len(where) == 0 {
-		where = []string{"• (no location given)"}
-	}
-	blocks = append(blocks, slackSection("*Where it was found*", where))
-
-	var did []string
-	for i, a := range m.Actions {
-		if i == maxActions {
-			did = append(did, fmt.Sprintf("• …and %d more steps", len(m.Actions)-maxActions))
-			break
-		}
-		line := "• " + when(a.At) + " — *" + slackEscape(clean(a.Step)) + "*"
-		if o := clean(a.Outcome); o != "" {
-			line += ": " + slackEscape(o)
-		}
-		did = append(did, line)
-	}
-	if len(did) == 0 {
-		did = []string{"• Nothing yet."}
-	}
-	blocks = append(blocks, slackSection("*What leakstop did*", did))
-
-	var must []string
-	for i, t := range todo(m) {
-		if i == maxTodo {
-			break
-		}
-		must = append(must, strconv.Itoa(i+1)+". "+slackEscape(t))
-	}
-	blocks = append(blocks, slackSection("*What you must do*", must))
-	blocks = append(blocks, slackBlock{Type: "context", Elements: []slackText{
-		{Type: "mrkdwn", Text: "Sent by leakstop. Notifications never contain the secret itself."},
-	}})
-	return slackPayload{Text: slackEscape(RenderText(m)), Blocks: blocks}
+	blocks = append(blocks,
+		slackSection(slack.strong(titleWhere), bullets(slack.where(v))),
+		slackSection(slack.strong(titleDid), bullets(slack.did(v))),
+		slackSection(slack.strong(titleTodo), slack.must(v)),
+		slackBlock{Type: "context", Elements: []slackText{{Type: "mrkdwn", Text: footer}}},
+	)
+	return slackPayload{Text: slackEscape(text.render(v)), Blocks: blocks}
 }
 
 // slackSection is a titled list, cut at whole lines to fit a section.
@@ -131,29 +107,4 @@ func slackSection(title string, lines []string) slackBlock {
 		text = next
 	}
 	return slackBlock{Type: "section", Text: mrkdwn(text)}
-}
-
-func slackLocation(l Location) string {
-	var parts []string
-	if r := clean(l.Repo); r != "" {
-		parts = append(parts, slackCode(r))
-	}
-	if c := clean(l.Commit); c != "" {
-		parts = append(parts, "at commit "+slackCode(c))
-	}
-	if p := clean(l.Path); p != "" {
-		s := "in " + slackCode(p)
-		if l.Line > 0 {
-			s += " line " + strconv.Itoa(l.Line)
-		}
-		parts = append(parts, s)
-	}
-	if len(parts) == 0 {
-		parts = append(parts, "(unknown place)")
-	}
-	s := strings.Join(parts, " ")
-	if u := safeURL(l.URL); u != "" {
-		s += " <" + strings.NewReplacer("|", "%7C", ">", "%3E", "<", "%3C").Replace(u) + "|view>"
-	}
-	return s
 }

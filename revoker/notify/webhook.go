@@ -15,8 +15,9 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/leakstop/leakstop/internal/wait"
 )
 
 // Headers of a webhook request. The signature is
@@ -164,25 +165,21 @@ func (w *Webhook) Notify(ctx context.Context, m Message) error {
 	_, _ = rand.Read(delivery)
 	deliveryID := hex.EncodeToString(delivery)
 	for attempt := 0; ; attempt++ {
-		wait, err := w.post(ctx, body, deliveryID)
+		delay, err := w.post(ctx, body, deliveryID)
 		if err == nil {
 			return nil
 		}
-		if wait < 0 || attempt+1 >= w.cfg.MaxAttempts || ctx.Err() != nil {
+		if delay < 0 || attempt+1 >= w.cfg.MaxAttempts || ctx.Err() != nil {
 			return fmt.Errorf("notify %s: %w", w.name, err)
 		}
-		if wait == 0 {
-			wait = w.backoff(attempt)
+		if delay == 0 {
+			delay = w.backoff(attempt)
 		}
-		if wait > w.cfg.MaxBackoff {
-			return fmt.Errorf("notify %s: retry after %s is more than %s: %w", w.name, wait, w.cfg.MaxBackoff, err)
+		if delay > w.cfg.MaxBackoff {
+			return fmt.Errorf("notify %s: retry after %s is more than %s: %w", w.name, delay, w.cfg.MaxBackoff, err)
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("notify %s: %w (after %w)", w.name, ctx.Err(), err)
-		case <-t.C:
+		if serr := wait.Sleep(ctx, delay); serr != nil {
+			return fmt.Errorf("notify %s: %w (after %w)", w.name, serr, err)
 		}
 	}
 }
@@ -194,9 +191,9 @@ func (w *Webhook) backoff(attempt int) time.Duration {
 	return min(time.Duration(float64(d)*jitter), w.cfg.MaxBackoff)
 }
 
-// post makes one attempt. On failure, wait is -1 when a retry is
+// post makes one attempt. On failure, delay is -1 when a retry is
 // pointless, 0 for the default backoff, or what Retry-After asked for.
-func (w *Webhook) post(ctx context.Context, body []byte, deliveryID string) (wait time.Duration, err error) {
+func (w *Webhook) post(ctx context.Context, body []byte, deliveryID string) (delay time.Duration, err error) {
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.cfg.URL, bytes.NewReader(body))
@@ -230,24 +227,9 @@ func (w *Webhook) post(ctx context.Context, body []byte, deliveryID string) (wai
 	werr := &WebhookError{Webhook: w.name, StatusCode: resp.StatusCode, Body: cut(clean(string(head)), 200)}
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests || (resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented):
-		return max(parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), 0), werr
+		ra, _ := wait.RetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		return ra, werr
 	default:
 		return -1, werr
 	}
-}
-
-// parseRetryAfter reads Retry-After as seconds or an HTTP date; 0 when
-// absent or unreadable.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil && secs > 0 {
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/leakstop/leakstop/secret"
 )
 
 // CommandConfig says which program receives a delivery.
@@ -111,9 +113,9 @@ func (e *CommandError) Error() string {
 func (c *Command) Deliver(ctx context.Context, d Delivery) error {
 	// The name and program come from configuration; should the secret be
 	// there by mistake, it must not reach the error through them.
-	name := scrub(c.Name(), d.Secret)
+	name := secret.Scrub(c.Name(), d.Secret)
 	if err := c.run(ctx, d); err != nil {
-		return fmt.Errorf("deliver to %s: %w", name, scrubError(err, d.Secret))
+		return fmt.Errorf("deliver to %s: %w", name, secret.ScrubError(err, d.Secret))
 	}
 	return nil
 }
@@ -131,7 +133,7 @@ func (c *Command) run(ctx context.Context, d Delivery) error {
 	for _, kv := range c.cfg.Env {
 		if strings.Contains(kv, sv) {
 			k, _, _ := strings.Cut(kv, "=")
-			return fmt.Errorf("environment entry %s holds the secret: it goes on standard input only", scrub(k, d.Secret))
+			return fmt.Errorf("environment entry %s holds the secret: it goes on standard input only", secret.Scrub(k, d.Secret))
 		}
 	}
 
@@ -225,7 +227,7 @@ func (t *tailBuffer) lastLines(d Delivery) string {
 		// even of the secret: drop it.
 		_, text, _ = strings.Cut(text, "\n")
 	}
-	text = scrub(text, d.Secret)
+	text = secret.Scrub(text, d.Secret)
 	var lines []string
 	for _, l := range strings.Split(text, "\n") {
 		if l = printable(l); l != "" {

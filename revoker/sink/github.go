@@ -12,6 +12,9 @@ import (
 
 	"github.com/google/go-github/v60/github"
 	"golang.org/x/crypto/nacl/box"
+
+	"github.com/leakstop/leakstop/internal/ghretry"
+	"github.com/leakstop/leakstop/secret"
 )
 
 // Visibilities of an organisation secret.
@@ -43,7 +46,7 @@ type GitHubSecretConfig struct {
 	SelectedRepositoryIDs []int64
 	// Retry bounds the retries on rate limits; the zero value is the
 	// defaults.
-	Retry GitHubRetry
+	Retry ghretry.Policy
 }
 
 // GitHubSecret delivers to a GitHub Actions repository or organisation
@@ -123,11 +126,11 @@ func (g *GitHubSecret) Deliver(ctx context.Context, d Delivery) error {
 		return fmt.Errorf("deliver to %s: %w", g.Name(), err)
 	}
 	if err := g.put(ctx, key, access, g.cfg.Name, []byte(d.Secret.Reveal())); err != nil {
-		return fmt.Errorf("deliver to %s: %w", g.Name(), scrubError(err, d.Secret))
+		return fmt.Errorf("deliver to %s: %w", g.Name(), secret.ScrubError(err, d.Secret))
 	}
 	if d.Kind == KindAPIKey && g.cfg.KeySIDName != "" {
 		if err := g.put(ctx, key, access, g.cfg.KeySIDName, []byte(d.KeySID)); err != nil {
-			return fmt.Errorf("deliver to %s: %w", g.Name(), scrubError(err, d.Secret))
+			return fmt.Errorf("deliver to %s: %w", g.Name(), secret.ScrubError(err, d.Secret))
 		}
 	}
 	return nil
@@ -141,7 +144,7 @@ type sealKey struct {
 
 func (g *GitHubSecret) publicKey(ctx context.Context) (sealKey, error) {
 	var pk *github.PublicKey
-	err := g.cfg.Retry.do(ctx, true, func(ctx context.Context) (*github.Response, error) {
+	err := g.cfg.Retry.Do(ctx, true, func(ctx context.Context) (*github.Response, error) {
 		var resp *github.Response
 		var err error
 		if g.cfg.Repo != "" {
@@ -182,7 +185,7 @@ func (g *GitHubSecret) orgAccess(ctx context.Context) (orgAccess, error) {
 		return orgAccess{visibility: g.cfg.Visibility, selected: g.cfg.SelectedRepositoryIDs}, nil
 	}
 	var existing *github.Secret
-	err := g.cfg.Retry.do(ctx, true, func(ctx context.Context) (*github.Response, error) {
+	err := g.cfg.Retry.Do(ctx, true, func(ctx context.Context) (*github.Response, error) {
 		var resp *github.Response
 		var err error
 		existing, resp, err = g.client.Actions.GetOrgSecret(ctx, g.cfg.Owner, g.cfg.Name)
@@ -206,7 +209,7 @@ func (g *GitHubSecret) orgAccess(ctx context.Context) (orgAccess, error) {
 	for {
 		var list *github.SelectedReposList
 		var resp *github.Response
-		err := g.cfg.Retry.do(ctx, true, func(ctx context.Context) (*github.Response, error) {
+		err := g.cfg.Retry.Do(ctx, true, func(ctx context.Context) (*github.Response, error) {
 			var err error
 			list, resp, err = g.client.Actions.ListSelectedReposForOrgSecret(ctx, g.cfg.Owner, g.cfg.Name, opts)
 			return resp, err
@@ -235,7 +238,7 @@ func (g *GitHubSecret) put(ctx context.Context, key sealKey, access orgAccess, n
 		KeyID:          key.id,
 		EncryptedValue: base64.StdEncoding.EncodeToString(sealed),
 	}
-	err = g.cfg.Retry.do(ctx, true, func(ctx context.Context) (*github.Response, error) {
+	err = g.cfg.Retry.Do(ctx, true, func(ctx context.Context) (*github.Response, error) {
 		if g.cfg.Repo != "" {
 			return g.client.Actions.CreateOrUpdateRepoSecret(ctx, g.cfg.Owner, g.cfg.Repo, es)
 		}

@@ -10,15 +10,16 @@ import (
 	"time"
 
 	"github.com/google/go-github/v60/github"
+	"github.com/leakstop/leakstop/internal/ghretry"
 	"github.com/leakstop/leakstop/internal/githubtest"
 )
 
 // fastRetry keeps waits without a hint short in tests.
-var fastRetry = GitHubRetry{MinWait: 10 * time.Millisecond, ServerErrorWait: 10 * time.Millisecond}
+var fastRetry = ghretry.Policy{MinWait: 10 * time.Millisecond, ServerErrorWait: 10 * time.Millisecond}
 
 func newGitHubSink(t *testing.T, gh *githubtest.Server, cfg GitHubSecretConfig) *GitHubSecret {
 	t.Helper()
-	if cfg.Retry == (GitHubRetry{}) {
+	if cfg.Retry == (ghretry.Policy{}) {
 		cfg.Retry = fastRetry
 	}
 	s, err := NewGitHubSecret(gh.Client(), cfg)
@@ -176,7 +177,7 @@ func TestGitHubRateLimitGivesUp(t *testing.T) {
 		gh := githubtest.New(t)
 		gh.InjectFault(githubtest.Fault{Kind: githubtest.TooManyRequests, Method: "PUT", Times: 5})
 		s := newGitHubSink(t, gh, GitHubSecretConfig{Owner: "o", Repo: "r", Name: "TOKEN",
-			Retry: GitHubRetry{MaxAttempts: 3, MinWait: time.Millisecond}})
+			Retry: ghretry.Policy{MaxAttempts: 3, MinWait: time.Millisecond}})
 		err := s.Deliver(ctx, newDelivery(t))
 		var er *github.ErrorResponse
 		if !errors.As(err, &er) || er.Response.StatusCode != http.StatusTooManyRequests {
@@ -190,7 +191,7 @@ func TestGitHubRateLimitGivesUp(t *testing.T) {
 		gh := githubtest.New(t)
 		gh.InjectFault(githubtest.Fault{Kind: githubtest.TooManyRequests, RetryAfter: time.Hour})
 		s := newGitHubSink(t, gh, GitHubSecretConfig{Owner: "o", Repo: "r", Name: "TOKEN",
-			Retry: GitHubRetry{MaxWait: time.Minute}})
+			Retry: ghretry.Policy{MaxWait: time.Minute}})
 		start := time.Now()
 		err := s.Deliver(ctx, newDelivery(t))
 		if err == nil || !strings.Contains(err.Error(), "1h0m0s") || time.Since(start) > 5*time.Second {

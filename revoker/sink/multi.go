@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/sourcegraph/conc/pool"
+
+	"github.com/leakstop/leakstop/secret"
 )
 
 // maxParallel bounds how many sinks DeliverAll runs at once.
@@ -96,11 +98,11 @@ func deliverOne(ctx context.Context, s Sink, d Delivery) (res Result) {
 	start := time.Now()
 	defer func() {
 		if v := recover(); v != nil {
-			res.Err = scrubError(fmt.Errorf("deliver to %s: panic: %v", res.Sink, v), d.Secret)
+			res.Err = secret.ScrubError(fmt.Errorf("deliver to %s: panic: %v", res.Sink, v), d.Secret)
 		}
 		res.Duration = time.Since(start)
 	}()
-	res.Err = scrubError(s.Deliver(ctx, d), d.Secret)
+	res.Err = secret.ScrubError(s.Deliver(ctx, d), d.Secret)
 	return res
 }
 

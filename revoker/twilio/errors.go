@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/leakstop/leakstop/secret"
 )
 
 // Twilio error codes this package acts on (https://www.twilio.com/docs/errors/N).
@@ -119,37 +121,11 @@ func asError(err error) *Error {
 	return nil
 }
 
-const redacted = "[REDACTED]"
-
-// scrubbedError replaces the text of an error that would reveal a secret,
-// keeping the chain for errors.Is / errors.As.
-type scrubbedError struct {
-	msg string
-	err error
-}
-
-func (e *scrubbedError) Error() string { return e.msg }
-func (e *scrubbedError) Unwrap() error { return e.err }
-
-// scrub makes sure err's text does not contain pw.
-func scrub(err error, pw string) error {
-	if err == nil || pw == "" {
-		return err
-	}
-	msg := err.Error()
-	if !strings.Contains(msg, pw) {
-		return err
-	}
-	return &scrubbedError{msg: strings.ReplaceAll(msg, pw, redacted), err: err}
-}
-
 // cleanMessage prepares a server-supplied message for an *Error: the
 // password is removed, control characters are dropped and the length is
 // bounded.
-func cleanMessage(msg, pw string) string {
-	if pw != "" {
-		msg = strings.ReplaceAll(msg, pw, redacted)
-	}
+func cleanMessage(msg string, pw secret.Value) string {
+	msg = secret.Scrub(msg, pw)
 	msg = strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return ' '

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/leakstop/leakstop/internal/wait"
+	"github.com/leakstop/leakstop/secret"
 )
 
 func TestBackoffBounds(t *testing.T) {
@@ -61,11 +64,11 @@ func TestParseRetryAfter(t *testing.T) {
 		now.Add(-7 * time.Second).Format(http.TimeFormat): 0,
 	}
 	for in, want := range cases {
-		if got := parseRetryAfter(in, now); got != want {
-			t.Errorf("parseRetryAfter(%q) = %v, want %v", in, got, want)
+		if got, _ := wait.RetryAfter(in, now); got != want {
+			t.Errorf("wait.RetryAfter(%q) = %v, want %v", in, got, want)
 		}
 	}
-	if got := parseRetryAfter("999999999999", now); got != 24*time.Hour {
+	if got, _ := wait.RetryAfter("999999999999", now); got != 24*time.Hour {
 		t.Errorf("huge Retry-After = %v", got)
 	}
 }
@@ -73,8 +76,8 @@ func TestParseRetryAfter(t *testing.T) {
 func TestScrub(t *testing.T) {
 	pw := strings.Repeat("z9", 16)
 	base := &Error{HTTPStatus: 500, Method: "GET", Path: "/p"}
-	err := scrub(fmt.Errorf("dial %s: %w", pw, base), pw)
-	if strings.Contains(err.Error(), pw) || !strings.Contains(err.Error(), redacted) {
+	err := secret.ScrubError(fmt.Errorf("dial %s: %w", pw, base), secret.New(pw))
+	if strings.Contains(err.Error(), pw) || !strings.Contains(err.Error(), secret.Redacted) {
 		t.Fatalf("scrub: %v", err)
 	}
 	var e *Error
@@ -82,17 +85,17 @@ func TestScrub(t *testing.T) {
 		t.Fatal("scrub lost the chain")
 	}
 	clean := errors.New("clean")
-	if scrub(clean, pw) != clean || scrub(nil, pw) != nil || scrub(clean, "") != clean {
+	if secret.ScrubError(clean, secret.New(pw)) != clean || secret.ScrubError(nil, secret.New(pw)) != nil || secret.ScrubError(clean, secret.Value{}) != clean {
 		t.Fatal("scrub must leave clean errors alone")
 	}
 }
 
 func TestCleanMessage(t *testing.T) {
 	pw := strings.Repeat("k3", 16)
-	if got := cleanMessage("bad "+pw+"\nline\x00", pw); got != "bad "+redacted+" line" {
+	if got := cleanMessage("bad "+pw+"\nline\x00", secret.New(pw)); got != "bad "+secret.Redacted+" line" {
 		t.Errorf("got %q", got)
 	}
-	long := cleanMessage(strings.Repeat("é", 400), "")
+	long := cleanMessage(strings.Repeat("é", 400), secret.Value{})
 	if len(long) > 310 || !strings.HasSuffix(long, "…") || !strings.HasPrefix(long, "é") {
 		t.Errorf("truncation: %d bytes %q…", len(long), long[:10])
 	}

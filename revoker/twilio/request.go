@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/leakstop/leakstop/internal/wait"
 )
 
 const (
@@ -109,10 +111,10 @@ func (c *Client) attempt(ctx context.Context, rq *request) attemptResult {
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
 		res.kind = failThrottled
-		res.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		res.retryAfter, _ = wait.RetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	case resp.StatusCode >= 500:
 		res.kind = failAmbiguous
-		res.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		res.retryAfter, _ = wait.RetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	default:
 		res.kind = failFinal
 	}
@@ -183,9 +185,9 @@ func parseError(resp *http.Response, data []byte, rq *request) *Error {
 	var b errorBody
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "application/json" && json.Unmarshal(data, &b) == nil {
 		e.Code = b.Code
-		e.Message = cleanMessage(b.Message, rq.cred.Password.Reveal())
+		e.Message = cleanMessage(b.Message, rq.cred.Password)
 		if strings.HasPrefix(b.MoreInfo, "https://") {
-			e.MoreInfo = cleanMessage(b.MoreInfo, rq.cred.Password.Reveal())
+			e.MoreInfo = cleanMessage(b.MoreInfo, rq.cred.Password)
 		}
 	}
 	if e.Message == "" {

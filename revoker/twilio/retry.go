@@ -5,15 +5,16 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/leakstop/leakstop/internal/wait"
+	"github.com/leakstop/leakstop/secret"
 )
 
 // do runs rq with bounded retries (see the package comment for the policy)
 // and makes sure the returned error does not reveal the password.
 func (c *Client) do(ctx context.Context, rq *request) error {
-	return scrub(c.retry(ctx, rq), rq.cred.Password.Reveal())
+	return secret.ScrubError(c.retry(ctx, rq), rq.cred.Password)
 }
 
 func (c *Client) retry(ctx context.Context, rq *request) error {
@@ -59,7 +60,7 @@ func (c *Client) retry(ctx context.Context, rq *request) error {
 			}
 			return err
 		}
-		if err := sleep(ctx, c.backoff(attempt, r.retryAfter)); err != nil {
+		if err := wait.Sleep(ctx, c.backoff(attempt, r.retryAfter)); err != nil {
 			return c.canceled(rq, err, mayHaveApplied)
 		}
 	}
@@ -89,39 +90,4 @@ func (c *Client) backoff(attempt int, retryAfter time.Duration) time.Duration {
 	}
 	ceil = min(ceil, c.maxBackoff)
 	return rand.N(ceil + 1)
-}
-
-// parseRetryAfter reads delay-seconds or an HTTP date; 0 if absent or bad.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n <= 0 {
-			return 0
-		}
-		if n > int64(24*time.Hour/time.Second) {
-			n = int64(24 * time.Hour / time.Second)
-		}
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

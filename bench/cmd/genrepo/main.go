@@ -3,7 +3,7 @@
 // deltas), feature branches merged back, tags, and a few credentials
 // generated at run time (never stored in this repository).
 //
-//	go run ./bench/cmd/genrepo -commits 20000 -out /tmp/repo
+//	go run ./bench/cmd/genrepo -commits 20000 -out "$TMPDIR/genrepo"
 //
 // It writes a git fast-import stream and repacks, so a 20k-commit
 // repository takes about a minute on two cores.

@@ -1,4 +1,4 @@
-package store
+package state
 
 import (
 	"context"
@@ -28,7 +28,10 @@ func (s *sqlStore) AcquireLock(ctx context.Context, name, owner string, ttl time
 	}
 	l := Lease{Name: name, Owner: owner, Token: hex.EncodeToString(tok)}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO locks (name) VALUES (?) ON CONFLICT (name) DO NOTHING`), name); err != nil {
+		// DO UPDATE, not DO NOTHING: the no-op update locks the row for
+		// this transaction, so a release that deletes it cannot slip in
+		// between this statement and the read below.
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO locks (name) VALUES (?) ON CONFLICT (name) DO UPDATE SET name = excluded.name`), name); err != nil {
 			return err
 		}
 		var curOwner, curToken string

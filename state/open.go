@@ -1,23 +1,32 @@
-package store
+package state
 
 import (
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/leakstop/leakstop/internal/wait"
+	"modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// DefaultPath is where the SQLite state lives unless told otherwise:
-// $XDG_STATE_HOME/leakstop/state.db, else ~/.local/state/leakstop/state.db.
-func DefaultPath() (string, error) {
-	if d := os.Getenv("XDG_STATE_HOME"); d != "" && filepath.IsAbs(d) {
+// DefaultPath is where leakstop keeps its SQLite state unless told
+// otherwise: xdgStateHome/leakstop/state.db when xdgStateHome (the value of
+// $XDG_STATE_HOME, which the caller reads) is an absolute path, else
+// ~/.local/state/leakstop/state.db.
+func DefaultPath(xdgStateHome string) (string, error) {
+	if d := xdgStateHome; d != "" && filepath.IsAbs(d) {
 		return filepath.Join(d, "leakstop", "state.db"), nil
 	}
 	home, err := os.UserHomeDir()
@@ -32,13 +41,17 @@ func DefaultPath() (string, error) {
 //	postgres://… or postgresql://…   PostgreSQL
 //	sqlite:PATH, sqlite://PATH       SQLite file
 //	PATH                             SQLite file
-//	""                               SQLite file at DefaultPath
 //
+// An empty DSN is an error: the caller chooses the default (DefaultPath).
 // A new SQLite file and its directory are created readable by the owner only.
-func Open(ctx context.Context, dsn string) (Store, error) {
+// opts sets the connection pool and adds further schemas; see Options.
+func Open(ctx context.Context, dsn string, opts Options) (Store, error) {
+	if err := checkSchemas(opts.Schemas); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		s, err := openPostgres(ctx, dsn)
+		s, err := openPostgres(ctx, dsn, opts)
 		if err != nil {
 			return nil, fmt.Errorf("open postgres store %s: %w", redactDSN(dsn), err)
 		}
@@ -48,7 +61,7 @@ func Open(ctx context.Context, dsn string) (Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite store: %w", err)
 		}
-		s, err := openSQLite(ctx, path)
+		s, err := openSQLite(ctx, path, opts)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 		}
@@ -69,7 +82,7 @@ func sqlitePath(dsn string) (string, error) {
 		return "", fmt.Errorf("unsupported state DSN scheme in %q: want postgres://, sqlite: or a file path", redactDSN(dsn))
 	}
 	if p == "" {
-		return DefaultPath()
+		return "", errors.New("no state store given: pass a DSN (DefaultPath is the usual SQLite file)")
 	}
 	if strings.ContainsAny(p, "?#") {
 		return "", fmt.Errorf("state path %q must not contain '?' or '#'", p)
@@ -84,7 +97,11 @@ func sqlitePath(dsn string) (string, error) {
 	return filepath.Abs(p)
 }
 
-func openSQLite(ctx context.Context, path string) (*sqlStore, error) {
+// sqliteBusyTimeout is how long an SQLite statement waits for another
+// writer before it fails.
+const sqliteBusyTimeout = 10 * time.Second
+
+func openSQLite(ctx context.Context, path string, opts Options) (*sqlStore, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create state directory: %w", err)
 	}
@@ -100,29 +117,65 @@ func openSQLite(ctx context.Context, path string) (*sqlStore, error) {
 	// _txlock=immediate: every transaction starts with BEGIN IMMEDIATE, so a
 	// read-then-write (a lease, a state transition) cannot be interleaved
 	// with another writer; busy_timeout makes the others wait, not fail.
-	dsn := path + "?_txlock=immediate&_busy_timeout=10000&_journal_mode=WAL&_synchronous=NORMAL&_foreign_keys=1"
+	dsn := path + "?_txlock=immediate&_busy_timeout=" + strconv.FormatInt(sqliteBusyTimeout.Milliseconds(), 10) +
+		"&_journal_mode=WAL&_synchronous=NORMAL&_foreign_keys=1"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, err
 	}
+	opts.apply(db)
+	if err := connectSQLite(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
 	s := &sqlStore{db: db, d: sqliteDialect{}, location: path}
-	if err := s.init(ctx); err != nil {
+	if err := s.init(ctx, opts.Schemas); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-func openPostgres(ctx context.Context, dsn string) (*sqlStore, error) {
+// connectSQLite makes the handle's first connection. When several
+// processes open a new database at once, the one that switches it to WAL
+// holds it exclusively for a moment, and SQLite answers the others'
+// connection set-up (its journal_mode pragma) with SQLITE_BUSY without
+// waiting for busy_timeout. That is retried here for as long as
+// busy_timeout would have waited; once the database is in WAL mode, which
+// persists, later connections set up without contention.
+func connectSQLite(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(sqliteBusyTimeout)
+	for {
+		err := db.PingContext(ctx)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			if err != nil {
+				return fmt.Errorf("connect: %w", err)
+			}
+			return nil
+		}
+		if err := wait.Sleep(ctx, 5*time.Millisecond+rand.N(20*time.Millisecond)); err != nil {
+			return fmt.Errorf("connect: %w", err)
+		}
+	}
+}
+
+// openPostgres connects through pgx's database/sql adapter. The DSN is
+// parsed by pgx (after the pool parameters are taken out), so every pgx
+// connection parameter is honoured.
+func openPostgres(ctx context.Context, dsn string, opts Options) (*sqlStore, error) {
+	opts, dsn, err := opts.postgresPool(dsn)
+	if err != nil {
+		return nil, err
+	}
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, errors.New("parse DSN: invalid PostgreSQL connection string") // the error may quote the password
 	}
-	db := sql.OpenDB(pgConnector{cfg: cfg})
-	db.SetMaxOpenConns(8)
-	db.SetMaxIdleConns(2)
+	db := stdlib.OpenDB(*cfg)
+	opts.apply(db)
 	s := &sqlStore{db: db, d: postgresDialect{}, location: redactDSN(dsn)}
-	if err := s.init(ctx); err != nil {
+	if err := s.init(ctx, opts.Schemas); err != nil {
 		db.Close()
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package store
+package state
 
 import (
 	"context"
@@ -90,10 +90,16 @@ var migrations = [][]string{
 // SchemaVersion is the schema this code writes: the last migration.
 const SchemaVersion = 2
 
-// init migrates the schema and loads (or creates) the hash key.
-func (s *sqlStore) init(ctx context.Context) error {
-	if err := s.migrate(ctx); err != nil {
+// init migrates the core schema, then each extension schema, and loads (or
+// creates) the hash key.
+func (s *sqlStore) init(ctx context.Context, schemas []Schema) error {
+	if err := s.migrate(ctx, core); err != nil {
 		return fmt.Errorf("migrate schema: %w", err)
+	}
+	for _, sc := range schemas {
+		if err := s.migrate(ctx, sc); err != nil {
+			return fmt.Errorf("migrate schema %s: %w", sc.Name, err)
+		}
 	}
 	key, err := s.loadKey(ctx)
 	if err != nil {
@@ -103,33 +109,60 @@ func (s *sqlStore) init(ctx context.Context) error {
 	return nil
 }
 
-func (s *sqlStore) migrate(ctx context.Context) error {
+// core is this package's own schema. Its versions are recorded in
+// schema_migrations, those of extension schemas in schema_extensions.
+var core = Schema{Name: coreSchema, Migrations: migrations}
+
+const coreSchema = "core"
+
+// migrate brings one schema up to its last migration in one transaction,
+// holding the migration lock so that processes opening the database at
+// once apply each migration once.
+func (s *sqlStore) migrate(ctx context.Context, sc Schema) error {
+	want := len(sc.Migrations) - 1
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if err := s.d.lockMigrations(ctx, tx); err != nil {
 			return fmt.Errorf("lock migrations: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-			version    INTEGER PRIMARY KEY,
-			applied_at BIGINT NOT NULL
-		)`); err != nil {
-			return fmt.Errorf("create schema_migrations: %w", err)
+		for _, ddl := range []string{
+			`CREATE TABLE IF NOT EXISTS schema_migrations (
+				version    INTEGER PRIMARY KEY,
+				applied_at BIGINT NOT NULL
+			)`,
+			`CREATE TABLE IF NOT EXISTS schema_extensions (
+				name       TEXT NOT NULL,
+				version    INTEGER NOT NULL,
+				applied_at BIGINT NOT NULL,
+				PRIMARY KEY (name, version)
+			)`,
+		} {
+			if _, err := tx.ExecContext(ctx, ddl); err != nil {
+				return fmt.Errorf("create migration table: %w", err)
+			}
+		}
+		readVersion := s.q(`SELECT COALESCE(MAX(version), 0) FROM schema_extensions WHERE name = ?`)
+		record := s.q(`INSERT INTO schema_extensions (name, version, applied_at) VALUES (?, ?, ?)`)
+		args := []any{sc.Name}
+		if sc.Name == coreSchema {
+			readVersion = `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`
+			record = s.q(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`)
+			args = nil
 		}
 		var have int
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
+		if err := tx.QueryRowContext(ctx, readVersion, args...).Scan(&have); err != nil {
 			return fmt.Errorf("read schema version: %w", err)
 		}
-		if have > SchemaVersion {
-			return fmt.Errorf("database schema version %d is newer than this leakstop understands (%d): upgrade leakstop", have, SchemaVersion)
+		if have > want {
+			return fmt.Errorf("database schema version %d is newer than this leakstop understands (%d): upgrade leakstop", have, want)
 		}
-		for v := have + 1; v <= SchemaVersion; v++ {
-			for _, stmt := range migrations[v] {
+		for v := have + 1; v <= want; v++ {
+			for _, stmt := range sc.Migrations[v] {
 				stmt = strings.ReplaceAll(stmt, "{{serial}}", s.d.serial())
 				if _, err := tx.ExecContext(ctx, stmt); err != nil {
 					return fmt.Errorf("apply migration %d: %w", v, err)
 				}
 			}
-			if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`),
-				v, time.Now().UnixMicro()); err != nil {
+			if _, err := tx.ExecContext(ctx, record, append(args, v, time.Now().UnixMicro())...); err != nil {
 				return fmt.Errorf("record migration %d: %w", v, err)
 			}
 		}

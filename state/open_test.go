@@ -1,4 +1,4 @@
-package store
+package state
 
 import (
 	"context"
@@ -30,9 +30,19 @@ func TestSQLitePath(t *testing.T) {
 			t.Errorf("sqlitePath(%q) = %q, want %q", in, got, want)
 		}
 	}
-	t.Setenv("XDG_STATE_HOME", "/state")
-	if got, _ := sqlitePath(""); got != "/state/leakstop/state.db" {
+	if got, _ := DefaultPath("/state"); got != "/state/leakstop/state.db" {
 		t.Errorf("default path = %q", got)
+	}
+	if got, _ := DefaultPath(""); got != filepath.Join(home, ".local", "state", "leakstop", "state.db") {
+		t.Errorf("default path without XDG_STATE_HOME = %q", got)
+	}
+	if got, _ := DefaultPath("relative"); got != filepath.Join(home, ".local", "state", "leakstop", "state.db") {
+		t.Errorf("default path with a relative XDG_STATE_HOME = %q", got)
+	}
+	for _, dsn := range []string{"", "sqlite:", "sqlite://"} {
+		if _, err := sqlitePath(dsn); err == nil {
+			t.Errorf("sqlitePath(%q): no error; the caller must choose the default", dsn)
+		}
 	}
 }
 
@@ -50,7 +60,7 @@ func TestRedactDSN(t *testing.T) {
 
 func TestSQLiteFilePrivate(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sub", "state.db")
-	s, err := Open(context.Background(), path)
+	s, err := Open(context.Background(), path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +82,7 @@ func TestSQLiteFilePrivate(t *testing.T) {
 func TestRefusesNewerSchema(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
 	ctx := context.Background()
-	s, err := Open(ctx, path)
+	s, err := Open(ctx, path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +90,7 @@ func TestRefusesNewerSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	if _, err := Open(ctx, path); err == nil || !strings.Contains(err.Error(), "newer") {
+	if _, err := Open(ctx, path, Options{}); err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Fatalf("Open of a newer schema: %v", err)
 	}
 }
@@ -88,7 +98,7 @@ func TestRefusesNewerSchema(t *testing.T) {
 func TestMigratesOlderSchema(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
 	ctx := context.Background()
-	s, err := Open(ctx, path)
+	s, err := Open(ctx, path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +110,7 @@ func TestMigratesOlderSchema(t *testing.T) {
 		}
 	}
 	s.Close()
-	s, err = Open(ctx, path)
+	s, err = Open(ctx, path, Options{})
 	if err != nil {
 		t.Fatalf("Open of a version-1 database: %v", err)
 	}

@@ -1,15 +1,26 @@
-// Package store is the revoker's durable state: rotations and their steps,
-// verification results, an audit trail, and per-account leases that keep at
-// most one rotation per account in flight across processes and machines.
+// Package state is leakstop's durable, shared state: the revoker's
+// rotations and their steps, verification results, an audit trail, and
+// leases that keep at most one rotation per account in flight across
+// processes and machines — and the place where later components keep
+// theirs (an org scanner's per-repository scan cursors and work queues).
 //
-// Two backends share one schema and one implementation, differing only where
-// the SQL dialects do: SQLite (modernc.org/sqlite, the default, a file) and
-// PostgreSQL (pgx). Open picks one from the DSN.
+// Two backends share one schema and one implementation, differing only
+// where the SQL dialects do: SQLite (modernc.org/sqlite, the default, a
+// file) and PostgreSQL (pgx through its database/sql adapter, pgx/v5/stdlib,
+// with a pool set by Options or DSN parameters). Open picks one from the DSN.
+//
+// The schema grows only by migrations, applied on Open under a lock, each
+// once: the core tables' in this package (schema.go), and those of any
+// Schema given in Options.Schemas, versioned apart from the core's. A
+// component that needs tables of its own declares a Schema and works on
+// them through Store.Tx, which hides the dialects' placeholder and locking
+// differences; tables the whole of leakstop shares belong in the core
+// schema, with typed methods here.
 //
 // No secret is ever written here. The types below have no field that could
 // hold one; credentials are identified by keyed hashes (HMAC-SHA256 under a
 // random key kept in the database, see Store.Hash).
-package store
+package state
 
 import (
 	"context"
@@ -76,6 +87,10 @@ type Store interface {
 	ReleaseLock(ctx context.Context, l Lease) error
 	// Locks lists the leases currently held (unexpired).
 	Locks(ctx context.Context) ([]Lease, error)
+
+	// Tx runs fn in one transaction on the database, for the tables of a
+	// Schema given to Open; it commits if fn returns nil.
+	Tx(ctx context.Context, fn func(Tx) error) error
 
 	// Close releases the database.
 	Close() error
