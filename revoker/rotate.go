@@ -85,6 +85,8 @@ type runner struct {
 	leak    *Leak  // nil when resuming without the scan report
 	fp      string // the scanner's fingerprint, for people
 	mainKey bool   // the leaked API key may manage its account
+	// keyChecked: mainKey comes from a verification of this run.
+	keyChecked bool
 
 	leaked   secret.Value // the leaked secret
 	owner    secret.Value // the owner's credential (credential_env)

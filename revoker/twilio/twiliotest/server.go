@@ -62,6 +62,7 @@ package twiliotest
 import (
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -83,6 +84,7 @@ type Server struct {
 	keySeq   map[string]uint64 // every key ever made, for page tokens
 	seq      uint64
 	faults   []*faultState
+	observe  []func(Call)
 	calls    []Call
 	callGen  int // bumped by ResetCalls
 }
@@ -120,6 +122,15 @@ func (s *Server) Options() twilio.Options {
 }
 
 func (s *Server) now() time.Time { return time.Now().UTC().Truncate(time.Second) }
+
+// Observe registers f to be called after every request has taken effect,
+// before its answer is sent (a test checks invariants there, at every
+// change of the fake's state). f must not call Observe.
+func (s *Server) Observe(f func(Call)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.observe = append(s.observe, f)
+}
 
 // ServeHTTP answers one request, applying any injected fault, and records it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -171,6 +182,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.ResponseType = ct
 	_, c.Response = resp.redacted().render(format)
 	finish(c) // before writing, so a client that got the answer sees the record
+	s.mu.Lock()
+	obs := slices.Clone(s.observe)
+	s.mu.Unlock()
+	for _, f := range obs {
+		f(c)
+	}
 
 	h := w.Header()
 	for k, v := range resp.header {
