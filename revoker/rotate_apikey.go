@@ -325,13 +325,24 @@ func (r *runner) deleteLeakedKey(ctx context.Context) error {
 	if err := r.ensureHeld(ctx, r.newSurvivor()); err != nil {
 		return r.holdFailure(err, "the leaked key")
 	}
-	_, err := r.step(ctx, "delete-leaked-key", map[string]any{"key_sid": r.rot.KeySID}, func(ctx context.Context) (map[string]any, error) {
+	// A leaked Main key may be the only credential that manages the keys;
+	// once a killed run deleted it, Twilio rejects it (401): that is its
+	// deletion, seen from here.
+	again, err := r.everStarted(ctx, "delete-leaked-key")
+	if err != nil {
+		return err
+	}
+	onlyLeaked := r.owner.IsZero() || r.ownerBad
+	_, err = r.step(ctx, "delete-leaked-key", map[string]any{"key_sid": r.rot.KeySID}, func(ctx context.Context) (map[string]any, error) {
 		err := r.withKeyCred(func(c twilio.Credential) error { return r.rv.d.Twilio.DeleteKey(ctx, r.sid(), r.rot.KeySID, c) })
+		var f *failure
 		switch {
 		case err == nil:
 			return map[string]any{"existed": true}, nil
 		case twilio.IsNotFound(err):
 			return map[string]any{"existed": false}, nil
+		case again && onlyLeaked && errors.As(err, &f) && r.leakedKeyWasMain(ctx):
+			return map[string]any{"existed": false, "leaked": "rejected: an earlier run deleted it"}, nil
 		}
 		return nil, err
 	})
@@ -398,4 +409,25 @@ func (r *runner) confirmKey(ctx context.Context) error {
 		return err
 	}
 	return r.advance(ctx, store.StateDone, nil)
+}
+
+// leakedKeyWasMain reports whether this rotation found the leaked key to
+// be a Main key.
+func (r *runner) leakedKeyWasMain(ctx context.Context) bool {
+	if r.mainKey {
+		return true
+	}
+	st, err := r.steps(ctx)
+	if err != nil {
+		return false
+	}
+	for _, s := range st {
+		var d struct {
+			Type string `json:"type"`
+		}
+		if s.Name == "key-type" && s.Phase == store.PhaseDone && json.Unmarshal(s.Detail, &d) == nil && d.Type == twilio.KeyMain {
+			return true
+		}
+	}
+	return false
 }
