@@ -44,6 +44,7 @@ func TestFailingTokenSinkRestoredBeforeDelete(t *testing.T) {
 	if p, s := e.fake.Tokens(e.acct); !p.Equal(e.primary) || !s.IsZero() || e.promotions() != 0 {
 		t.Fatal("promoted, or left a secondary")
 	}
+	twiliotest.CheckConformance(t, e.fake.Calls())
 }
 
 // Issue 10, case 2: with two api-key sinks, the second failing, the first
@@ -141,6 +142,8 @@ func TestReplacementKeepsKeyTypeAndPolicy(t *testing.T) {
 		if e.fake.HasKey(e.acct, keySID) {
 			t.Fatal("the leaked key survived")
 		}
+		// Every request (IAM v1 included) as Twilio's OpenAPI files say.
+		twiliotest.CheckConformance(t, e.fake.Calls())
 	})
 	t.Run("standard", func(t *testing.T) {
 		e := newEnv(t, withOwnerCred)

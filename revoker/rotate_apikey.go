@@ -192,8 +192,17 @@ type leakedKeyType struct {
 // the account's configuration says its users need no Main rights.
 func (r *runner) keyType(ctx context.Context) (leakedKeyType, error) {
 	var kt leakedKeyType
-	_, err := r.step(ctx, "key-type", map[string]any{"key_sid": r.rot.KeySID}, func(ctx context.Context) (map[string]any, error) {
-		main := r.mainKey
+	// IAM v1 shows no policy for Standard and Main keys alike: only the
+	// leaked key itself (or an earlier run's record) tells a Main key.
+	recorded, known, err := r.recordedKeyType(ctx)
+	if err != nil {
+		return kt, err
+	}
+	if !r.mainKey && !r.keyChecked && r.leaked.IsZero() && !known {
+		return kt, &needsInputError{"the leaked key (in the scan report), to find out whether it is a Main key"}
+	}
+	_, err = r.step(ctx, "key-type", map[string]any{"key_sid": r.rot.KeySID}, func(ctx context.Context) (map[string]any, error) {
+		main := r.mainKey || recorded == twilio.KeyMain
 		if !main && !r.keyChecked && !r.leaked.IsZero() {
 			v := r.rv.d.Twilio.Verify(ctx, r.sid(), twilio.Credential{Username: r.rot.KeySID, Password: r.leaked})
 			main = v.Status == twilio.StatusLive
@@ -414,20 +423,24 @@ func (r *runner) confirmKey(ctx context.Context) error {
 // leakedKeyWasMain reports whether this rotation found the leaked key to
 // be a Main key.
 func (r *runner) leakedKeyWasMain(ctx context.Context) bool {
-	if r.mainKey {
-		return true
-	}
-	st, err := r.steps(ctx)
+	t, _, err := r.recordedKeyType(ctx)
+	return r.mainKey || (err == nil && t == twilio.KeyMain)
+}
+
+// recordedKeyType is the leaked key's type as a run of this rotation (any
+// attempt) found it.
+func (r *runner) recordedKeyType(ctx context.Context) (keyType string, known bool, err error) {
+	all, err := r.rv.d.Store.Steps(ctx, r.rot.ID)
 	if err != nil {
-		return false
+		return "", false, err
 	}
-	for _, s := range st {
+	for _, s := range all {
 		var d struct {
 			Type string `json:"type"`
 		}
-		if s.Name == "key-type" && s.Phase == store.PhaseDone && json.Unmarshal(s.Detail, &d) == nil && d.Type == twilio.KeyMain {
-			return true
+		if s.Name == "key-type" && s.Phase == store.PhaseDone && json.Unmarshal(s.Detail, &d) == nil && d.Type != "" {
+			keyType, known = d.Type, true
 		}
 	}
-	return false
+	return keyType, known, nil
 }
