@@ -39,6 +39,10 @@ func (rv *Revoker) Apply(ctx context.Context, leaks []Leak) (Result, error) {
 	if rv.cfg.Mode != ModeApply {
 		return Result{}, ErrPlanMode
 	}
+	return rv.apply(ctx, leaks)
+}
+
+func (rv *Revoker) apply(ctx context.Context, leaks []Leak) (Result, error) {
 	as, err := rv.assess(ctx, leaks)
 	if err != nil {
 		return Result{}, err
@@ -80,13 +84,40 @@ func (rv *Revoker) Apply(ctx context.Context, leaks []Leak) (Result, error) {
 }
 
 // Resume finishes the rotations that runs left unfinished (killed, or
-// stopped by an error). leaks, optional, supply the leaked secrets: without
-// them a rotation can still finish if the account's credential_env is set
-// and the remaining steps do not need the leaked secret; otherwise its
-// outcome is needs-input.
+// stopped by an error). leaks, optional, are the scan report: they supply
+// the leaked secrets (without them a rotation can still finish if the
+// account's credential_env is set and the remaining steps do not need the
+// leaked secret; otherwise its outcome is needs-input), and every
+// credential of the report that no unfinished rotation covers is then
+// applied as Apply would: a run killed before its rotation's first record
+// (during the first verification, say) left nothing to resume, but its
+// owned live credentials must still be rotated. The Result has an item for
+// every credential of the report, so a credential still live after Resume
+// shows why (blocked, busy, unknown, failed, …).
 func (rv *Revoker) Resume(ctx context.Context, leaks ...Leak) (Result, error) {
+	res, covered, err := rv.resumeInFlight(ctx, leaks)
+	if err != nil || len(leaks) == 0 {
+		return res, err
+	}
+	var rest []Leak
+	for _, l := range leaks {
+		if !covered[rv.d.Store.Hash(l.identity())] {
+			rest = append(rest, l)
+		}
+	}
+	if len(rest) == 0 {
+		return res, nil
+	}
+	more, err := rv.apply(ctx, rest)
+	res.Items = append(res.Items, more.Items...)
+	return res, err
+}
+
+// resumeInFlight runs every unfinished rotation; covered holds their
+// fingerprints.
+func (rv *Revoker) resumeInFlight(ctx context.Context, leaks []Leak) (Result, map[string]bool, error) {
 	if rv.cfg.Mode != ModeApply {
-		return Result{}, ErrPlanMode
+		return Result{}, nil, ErrPlanMode
 	}
 	byFP := map[string]Leak{}
 	for _, l := range leaks {
@@ -94,12 +125,14 @@ func (rv *Revoker) Resume(ctx context.Context, leaks ...Leak) (Result, error) {
 	}
 	rots, err := rv.d.Store.Rotations(ctx, state.RotationFilter{InFlight: true})
 	if err != nil {
-		return Result{}, err
+		return Result{}, nil, err
 	}
 	res := Result{Mode: rv.cfg.Mode, Items: make([]Item, len(rots))}
 	groups := map[string][]job{}
+	covered := map[string]bool{}
 	var order []string
 	for i, rot := range rots {
+		covered[rot.Fingerprint] = true
 		it := Item{Kind: rot.Kind, AccountSID: rot.AccountSID, KeySID: rot.KeySID, RotationID: rot.ID, State: string(rot.State), Decision: DecisionResume}
 		a := &assessment{fp: rot.Fingerprint, accountSID: rot.AccountSID, status: StatusLive, account: rv.cfg.Account(rot.AccountSID)}
 		a.leak = Leak{Kind: rot.Kind, AccountSID: rot.AccountSID, KeySID: rot.KeySID}
@@ -124,7 +157,14 @@ func (rv *Revoker) Resume(ctx context.Context, leaks ...Leak) (Result, error) {
 	}
 	extra, err := rv.runGroups(ctx, order, groups)
 	res.Items = append(res.Items, extra...)
-	return res, err
+	for _, it := range extra {
+		if it.RotationID != "" {
+			if rot, rerr := rv.d.Store.Rotation(ctx, it.RotationID); rerr == nil {
+				covered[rot.Fingerprint] = true
+			}
+		}
+	}
+	return res, covered, err
 }
 
 // job is one credential to rotate.
@@ -260,7 +300,7 @@ func (rv *Revoker) rotateOne(ctx context.Context, j job, current *secret.Value) 
 		}
 		rot = updated
 	}
-	r := &runner{rv: rv, rot: rot, acct: a.account, fp: a.leak.Fingerprint, mainKey: a.mainKey}
+	r := &runner{rv: rv, rot: rot, acct: a.account, fp: a.leak.Fingerprint, mainKey: a.mainKey, keyChecked: a.verified}
 	if !a.leak.Secret.IsZero() {
 		l := a.leak
 		r.leak, r.leaked = &l, l.Secret

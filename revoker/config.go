@@ -70,6 +70,7 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d)
 //	credential_env = "TWILIO_PROD_AUTH_TOKEN"  # the owner's current primary token
 //	sinks = ["actions", "vault"]
 //	notifiers = ["slack"]          # default: all
+//	# replace_main_keys_with_standard = true   # only if no user of a Main key needs Main rights
 //
 //	[[sinks]]
 //	name = "actions"
@@ -152,6 +153,12 @@ type AccountConfig struct {
 	Sinks []string `toml:"sinks"`
 	// Notifiers to tell (names of [[notifiers]]); empty means all.
 	Notifiers []string `toml:"notifiers"`
+	// ReplaceMainKeysWithStandard says that nothing using a Main API key of
+	// this account needs Main rights (managing keys, subaccounts or the
+	// Auth Token): a leaked Main key may then be replaced by a Standard key
+	// and deleted. No API creates a Main key, so without this a leaked Main
+	// key is never deleted by leakstop: the plan says what to do by hand.
+	ReplaceMainKeysWithStandard bool `toml:"replace_main_keys_with_standard"`
 }
 
 // Label is the account's name, or its SID.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leakstop/leakstop/revoker/twilio/twiliotest"
 	"github.com/leakstop/leakstop/secret"
 	"github.com/leakstop/leakstop/state"
 	"github.com/leakstop/leakstop/state/storetest"
@@ -19,6 +20,63 @@ type crashScenario struct {
 	name  string
 	opts  []envOpt
 	setup func(e *env) (leaks []Leak, check func(t *testing.T, res Result))
+	// retries: runs it may take after a failed attempt (a sink that fails
+	// once, then works) before it converges.
+	retries int
+	// requestKillsOnly: its steps are those of another scenario; only
+	// TestCrashAtEveryRequest runs it (each step kill waits out a lease).
+	requestKillsOnly bool
+}
+
+// settle applies the report again while the scenario's sink failure leaves
+// the rotation failed (retryable), as a person would after fixing it.
+func settle(t *testing.T, e *env, sc crashScenario, leaks []Leak, res Result) Result {
+	t.Helper()
+	for range sc.retries {
+		if res.OK() {
+			break
+		}
+		res = e.apply(e.revoker(), leaks...)
+	}
+	return res
+}
+
+func keyScenario(name, keyType, policy string, opts ...envOpt) crashScenario {
+	return crashScenario{name: name, opts: opts, setup: func(e *env) ([]Leak, func(*testing.T, Result)) {
+		e.cfg.Accounts[0].ReplaceMainKeysWithStandard = keyType == twiliotest.KeyMain
+		keySID, keySecret := e.fake.AddTypedKey(e.acct, keyType, policy)
+		e.sinks["gh-key"].initial = Delivery{AccountSID: e.acct, Kind: KindAPIKey, KeySID: keySID, Secret: keySecret}
+		owner := e.primary
+		return []Leak{{Fingerprint: "fp-key", Kind: KindAPIKey, AccountSID: e.acct, KeySID: keySID, Secret: keySecret}}, func(t *testing.T, res Result) {
+			it := itemOf(t, res, KindAPIKey)
+			if it.Outcome != OutcomeRotated && it.Outcome != OutcomeAlreadyRotated {
+				t.Fatalf("item: %s", dump(it))
+			}
+			if e.fake.HasKey(e.acct, keySID) {
+				t.Fatal("the leaked key survived")
+			}
+			d := e.sinks["gh-key"].holding()
+			if !e.fake.HasKey(e.acct, d.KeySID) || !e.fake.Authenticates(d.KeySID, d.Secret) {
+				t.Fatal("the sink does not hold the live replacement")
+			}
+			want := keyType
+			if keyType == twiliotest.KeyMain {
+				want = twiliotest.KeyStandard
+			}
+			if kt, pol, _ := e.fake.KeyInfo(d.KeySID); kt != want || string(pol) != policy {
+				t.Fatalf("replacement is a %s key with policy %s", kt, pol)
+			}
+			keys, err := e.client.ListKeys(context.Background(), e.acct, twilioCred(e.acct, owner))
+			if err != nil || len(keys) != 1 || keys[0].SID != d.KeySID {
+				t.Fatalf("want exactly the replacement key left, have %+v (%v)", keys, err)
+			}
+		}
+	}}
+}
+
+// failOnce makes an env's sink fail on its first delivery.
+func failOnce(sink string) envOpt {
+	return func(e *env) { e.sinks[sink].failTimes = 1 }
 }
 
 func primaryScenario(name string, opts ...envOpt) crashScenario {
@@ -66,6 +124,7 @@ var crashScenarios = []crashScenario{
 	}},
 	{name: "api-key", opts: []envOpt{withOwnerCred}, setup: func(e *env) ([]Leak, func(*testing.T, Result)) {
 		keySID, keySecret := e.fake.AddKey(e.acct, false)
+		e.sinks["gh-key"].initial = Delivery{AccountSID: e.acct, Kind: KindAPIKey, KeySID: keySID, Secret: keySecret}
 		return []Leak{{Fingerprint: "fp-key", Kind: KindAPIKey, AccountSID: e.acct, KeySID: keySID, Secret: keySecret}}, func(t *testing.T, res Result) {
 			if it := itemOf(t, res, KindAPIKey); it.Outcome != OutcomeRotated && it.Outcome != OutcomeAlreadyRotated {
 				t.Fatalf("item: %s", dump(it))
@@ -85,12 +144,34 @@ var crashScenarios = []crashScenario{
 	}},
 }
 
-// crashEnv makes an env whose lease expires quickly, as after a kill.
+func init() {
+	const policy = `{"allow":["/twilio/messaging/messages/read"]}`
+	withSink := func(sc crashScenario) crashScenario { sc.retries = 1; return sc }
+	requestOnly := func(sc crashScenario) crashScenario { sc.requestKillsOnly = true; return sc }
+	crashScenarios = append(crashScenarios,
+		requestOnly(keyScenario("api-key-restricted", twiliotest.KeyRestricted, policy, withOwnerCred)),
+		requestOnly(keyScenario("api-key-main", twiliotest.KeyMain, "")),
+		withSink(primaryScenario("primary-sink-fails-once", failOnce("vault"))),
+		withSink(keyScenario("api-key-sink-fails-once", twiliotest.KeyStandard, "", withOwnerCred, func(e *env) {
+			e.sinks["vault-key"] = &memSink{name: "command:vault-key", failTimes: 1}
+			e.cfg.Sinks = append(e.cfg.Sinks, SinkConfig{Name: "vault-key", Type: SinkCommand, Kind: KindAPIKey, Command: []string{"vault-put"}})
+			e.cfg.Accounts[0].Sinks = append(e.cfg.Accounts[0].Sinks, "vault-key")
+		})),
+	)
+}
+
+// crashEnv makes an env whose lease expires quickly, as after a kill, and
+// whose sinks are watched at every change (env.watch).
 func crashEnv(t *testing.T, sc crashScenario, extra ...envOpt) (*env, []Leak, func(*testing.T, Result)) {
 	e := newEnv(t, append(append([]envOpt(nil), sc.opts...), extra...)...)
 	e.cfg.LockTTL = Duration(300 * time.Millisecond)
 	leaks, check := sc.setup(e)
-	return e, leaks, check
+	e.watch()
+	return e, leaks, func(t *testing.T, res Result) {
+		t.Helper()
+		check(t, res)
+		e.checkHeld(t)
+	}
 }
 
 // points runs the scenario once, uninterrupted, and lists every point at
@@ -101,7 +182,7 @@ func points(t *testing.T, sc crashScenario) []string {
 	var ps []string
 	rv := e.revoker()
 	rv.hook = func(p string) error { ps = append(ps, p); return nil }
-	check(t, e.apply(rv, leaks...))
+	check(t, settle(t, e, sc, leaks, e.apply(rv, leaks...)))
 	if len(ps) < 5 {
 		t.Fatalf("only %d crash points", len(ps))
 	}
@@ -129,6 +210,9 @@ func killAt(n int) func(string) error {
 // live new one.
 func TestCrashAnywhereConverges(t *testing.T) {
 	for _, sc := range crashScenarios {
+		if sc.requestKillsOnly {
+			continue
+		}
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
 			ps := points(t, sc)
@@ -151,11 +235,53 @@ func TestCrashAnywhereConverges(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if len(res.Items) == 0 { // Resume found nothing unfinished
-						res = e.apply(e.revoker(), leaks...)
-					}
-					check(t, res)
+					check(t, settle(t, e, sc, leaks, res))
 				})
+			}
+		})
+	}
+}
+
+// TestCrashAtEveryRequest kills a run at every request it sends to Twilio
+// — before the request leaves, and after Twilio applied it — in every
+// scenario: from the first verification request on, through a sink that
+// fails in the middle of delivery. Then Resume with the report must
+// converge: one promotion (or one replacement key), the leaked credential
+// dead; and at every change of Twilio's state and every delivery, each
+// sink held a credential Twilio accepted (crashEnv watches).
+func TestCrashAtEveryRequest(t *testing.T) {
+	for _, sc := range crashScenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			e, leaks, check := crashEnv(t, sc)
+			count := newKillTransport(e, -1, false)
+			res := e.apply(e.revoker(count.deps(e)), leaks...)
+			n := count.requests()
+			check(t, settle(t, e, sc, leaks, res))
+			for i := range n {
+				for _, after := range []bool{false, true} {
+					when := "before"
+					if after {
+						when = "after"
+					}
+					t.Run(fmt.Sprintf("%02d-%s", i, when), func(t *testing.T) {
+						t.Parallel()
+						e, leaks, check := crashEnv(t, sc)
+						kt := newKillTransport(e, i, after)
+						ctx, cancel := context.WithCancelCause(context.Background())
+						kt.kill = cancel
+						_, _ = e.revoker(kt.deps(e)).Apply(ctx, leaks)
+						cancel(nil)
+						if !kt.fired() {
+							t.Fatalf("the run never sent request %d", i)
+						}
+						res, err := e.revoker().Resume(context.Background(), leaks...)
+						if err != nil {
+							t.Fatal(err)
+						}
+						check(t, settle(t, e, sc, leaks, res))
+					})
+				}
 			}
 		})
 	}
@@ -226,6 +352,7 @@ func TestConcurrentRevokers(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, withBackend(b))
+			e.cfg.Accounts[0].ReplaceMainKeysWithStandard = true
 			keySID, keySecret := e.fake.AddKey(e.acct, true)
 			leaks := []Leak{e.tokenLeak(), {Kind: KindAPIKey, AccountSID: e.acct, KeySID: keySID, Secret: keySecret}}
 			const n = 6

@@ -4,7 +4,8 @@
 // Input is the scanner's findings as []Leak. Plan verifies each distinct
 // credential once (read-only) and says what would happen; Apply acts, only
 // when the configuration's mode is "apply" and only for accounts listed in
-// it; Resume finishes rotations a killed run left behind; Status and Audit
+// it; Resume finishes rotations a killed run left behind (and, given the
+// report, starts those a killed run never recorded); Status and Audit
 // read the durable state.
 //
 // # Rotating an Auth Token
@@ -28,6 +29,23 @@
 // the new token) promotes with the owner's credential or, failing that,
 // the leaked primary (still valid until promotion), and then checks that
 // the promoted token's keyed hash is the one recorded at creation.
+//
+// # Rotating an API key
+//
+// The replacement has the leaked key's type: a Restricted key is replaced
+// through IAM v1 by a Restricted key with the same policy, a Standard key
+// by a Standard key. No API creates a Main key: a leaked Main key is left
+// alone (the plan says what to do in the Console) unless the account's
+// configuration sets ReplaceMainKeysWithStandard, when it is replaced by a
+// Standard key.
+//
+// # No consumer holds a dead credential
+//
+// Every transition that removes a credential (deleting a secondary token,
+// promoting one, deleting an API key) first makes sure, from the recorded
+// deliveries, that every sink holds the credential that survives it,
+// redelivering that credential where needed (holdings.go). A resumed run
+// follows the same rule.
 //
 // # Durability
 //

@@ -18,24 +18,58 @@ import (
 	"github.com/leakstop/leakstop/state/storetest"
 )
 
-// memSink records deliveries; it fails while fail is set.
+// memSink records deliveries; it fails while fail is set, and on its next
+// failTimes deliveries. initial is what it held before any delivery (the
+// credential in use). A delivery under a cancelled context (a killed run)
+// does nothing.
 type memSink struct {
-	name string
-	mu   sync.Mutex
-	got  []Delivery
-	fail error
+	name      string
+	mu        sync.Mutex
+	got       []Delivery
+	initial   Delivery
+	fail      error
+	failTimes int
+	failed    int
+	onDeliver func() // called after each delivery, without the lock
 }
 
 func (s *memSink) Name() string { return s.name }
 
-func (s *memSink) Deliver(_ context.Context, d Delivery) error {
+func (s *memSink) Deliver(ctx context.Context, d Delivery) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.fail != nil {
-		return s.fail
+	if s.fail != nil || s.failTimes > 0 {
+		s.failed++
+		if s.failTimes > 0 {
+			s.failTimes--
+		}
+		err := s.fail
+		s.mu.Unlock()
+		if err == nil {
+			err = errors.New("exit status 3")
+		}
+		return err
 	}
 	s.got = append(s.got, d)
+	f := s.onDeliver
+	s.mu.Unlock()
+	if f != nil {
+		f()
+	}
 	return nil
+}
+
+// holding is what the sink holds now: its last delivery, or its initial
+// content.
+func (s *memSink) holding() Delivery {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.got) == 0 {
+		return s.initial
+	}
+	return s.got[len(s.got)-1]
 }
 
 func (s *memSink) last() (Delivery, bool) {
@@ -93,6 +127,9 @@ type env struct {
 	stores   []state.Store
 	// promoteAfterEffect: faults on Promote apply the promotion.
 	promoteAfterEffect bool
+	// violations of "every sink holds a credential Twilio accepts" (watch)
+	violations   []string
+	violationsMu *sync.Mutex
 }
 
 type syncBuffer struct {
@@ -151,10 +188,55 @@ func newEnv(t *testing.T, opts ...envOpt) *env {
 		},
 		Notifiers: []NotifierConfig{{Name: "people", Type: NotifierWebhook, URLEnv: "HOOK"}},
 	}
+	e.sinks["gh-token"].initial = Delivery{AccountSID: sid, Kind: KindAuthToken, Secret: primary}
+	e.sinks["vault"].initial = Delivery{AccountSID: sid, Kind: KindAuthToken, Secret: primary}
 	for _, o := range opts {
 		o(e)
 	}
 	return e
+}
+
+// watch checks, after every request the fake Twilio answers and after
+// every sink delivery, that each sink holds a credential Twilio accepts at
+// that moment. Violations are reported by checkHeld.
+func (e *env) watch() {
+	var mu sync.Mutex
+	check := func(when string) {
+		for name, s := range e.sinks {
+			h := s.holding()
+			if h.Secret.IsZero() {
+				continue
+			}
+			user := h.AccountSID
+			if h.Kind == KindAPIKey {
+				user = h.KeySID
+			}
+			if !e.fake.Authenticates(user, h.Secret) {
+				mu.Lock()
+				e.violations = append(e.violations, fmt.Sprintf("after %s: sink %s holds a credential Twilio rejects", when, name))
+				mu.Unlock()
+			}
+		}
+	}
+	e.fake.Observe(func(c twiliotest.Call) { check(c.Method + " " + c.Path) })
+	for name, s := range e.sinks {
+		s.onDeliver = func() { check("a delivery to " + name) }
+	}
+	e.violationsMu = &mu
+}
+
+// checkHeld fails the test if a sink ever held a rejected credential.
+func (e *env) checkHeld(t *testing.T) {
+	t.Helper()
+	e.violationsMu.Lock()
+	defer e.violationsMu.Unlock()
+	for i, v := range e.violations {
+		if i == 5 {
+			t.Errorf("… and %d more", len(e.violations)-5)
+			break
+		}
+		t.Error(v)
+	}
 }
 
 // store opens a new handle on the test database (as another process would).

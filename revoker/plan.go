@@ -147,7 +147,11 @@ func (rv *Revoker) blocked(a *assessment) string {
 		return fmt.Sprintf("account %s has no %s sink: the new secret would reach no one", a.account.Label(), a.leak.Kind)
 	}
 	if a.leak.Kind == KindAPIKey && !a.mainKey && rv.ownerSecret(a.account).IsZero() {
-		return "replacing a Standard API key needs the account's credential: set credential_env for " + a.account.Label()
+		return "replacing a Standard or Restricted API key needs the account's credential: set credential_env for " + a.account.Label()
+	}
+	if a.leak.Kind == KindAPIKey && a.mainKey && !a.account.ReplaceMainKeysWithStandard {
+		todo := mainKeyTodo(a.accountSID, a.leak.KeySID)
+		return mainKeyBlocked + ". To do: " + strings.Join(todo, " ")
 	}
 	return ""
 }
@@ -185,8 +189,12 @@ func (rv *Revoker) plannedSteps(a *assessment) []string {
 	}
 	deliver := "deliver the new secret to: " + strings.Join(names, ", ")
 	if a.leak.Kind == KindAPIKey {
+		create := "create a replacement API key of the leaked key's type: a Standard key (v2010), or a Restricted key with the same policy (IAM v1)"
+		if a.mainKey {
+			create = "create a Standard replacement for the leaked Main key (no API creates a Main key; the configuration says its users need no Main rights: replace_main_keys_with_standard)"
+		}
 		return []string{
-			"create a replacement API key",
+			create,
 			deliver,
 			notify,
 			wait,

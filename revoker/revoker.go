@@ -2,6 +2,7 @@ package revoker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +32,8 @@ type TwilioAPI interface {
 	ListKeys(ctx context.Context, accountSID string, cred twilio.Credential) ([]twilio.Key, error)
 	CreateKey(ctx context.Context, accountSID, friendlyName string, cred twilio.Credential) (*twilio.NewKey, error)
 	DeleteKey(ctx context.Context, accountSID, keySID string, cred twilio.Credential) error
+	FetchIAMKey(ctx context.Context, keySID string, cred twilio.Credential) (*twilio.IAMKey, error)
+	CreateIAMKey(ctx context.Context, accountSID, friendlyName, keyType string, policy json.RawMessage, cred twilio.Credential) (*twilio.NewIAMKey, error)
 }
 
 var _ TwilioAPI = (*twilio.Client)(nil)

@@ -85,6 +85,8 @@ type runner struct {
 	leak    *Leak  // nil when resuming without the scan report
 	fp      string // the scanner's fingerprint, for people
 	mainKey bool   // the leaked API key may manage its account
+	// keyChecked: mainKey comes from a verification of this run.
+	keyChecked bool
 
 	leaked   secret.Value // the leaked secret
 	owner    secret.Value // the owner's credential (credential_env)
@@ -379,7 +381,8 @@ func (r *runner) notifyOnce(ctx context.Context, name string, m Message) error {
 }
 
 // deliver hands the new secret to every sink of the account, each step
-// recorded. It returns the sinks that acknowledged and the first failure.
+// recorded with the secret's keyed hash (see holdings.go). It returns the
+// sinks that acknowledged and the first failure.
 func (r *runner) deliver(ctx context.Context, d Delivery) (acked []Sink, failed error) {
 	sinks, missing := r.rv.sinksFor(r.acct, r.rot.Kind, r.rot.KeySID)
 	if len(missing) > 0 {
@@ -388,9 +391,10 @@ func (r *runner) deliver(ctx context.Context, d Delivery) (acked []Sink, failed 
 	if len(sinks) == 0 {
 		return nil, errors.New("no sink is configured for this credential")
 	}
+	h := r.hashOf(d.Secret)
 	for _, s := range sinks {
-		_, err := r.step(ctx, "deliver:"+s.Name(), map[string]any{"sink": s.Name(), "new_key_sid": d.KeySID}, func(ctx context.Context) (map[string]any, error) {
-			return nil, s.Deliver(ctx, d)
+		_, err := r.step(ctx, "deliver:"+s.Name(), map[string]any{"sink": s.Name(), "new_key_sid": d.KeySID, "holds": holdsNew, "secret_hash": h}, func(ctx context.Context) (map[string]any, error) {
+			return map[string]any{"holds": holdsNew, "secret_hash": h}, s.Deliver(ctx, d)
 		})
 		if err != nil {
 			if isAbort(err) {

@@ -2,6 +2,8 @@ package revoker
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/leakstop/leakstop/revoker/twilio"
@@ -11,7 +13,9 @@ import (
 
 // The API key state machine:
 //
-//	started        → remove stale replacements, create a replacement → key-created
+//	started        → find the leaked key's type (Main / Restricted + policy / Standard),
+//	                 remove stale replacements, create a replacement
+//	                 of the same type and policy                     → key-created
 //	key-created    → (secret held) deliver to every sink             → delivered
 //	                 (secret lost: a resumed run) delete it, start over → started
 //	delivered      → notify, grace/readiness, delete the leaked key  → leaked-deleted
@@ -76,8 +80,12 @@ func (r *runner) withKeyCred(op func(c twilio.Credential) error) error {
 	return err
 }
 
-// removeStaleKeys deletes replacement keys of this rotation other than keep.
+// removeStaleKeys deletes replacement keys of this rotation other than
+// keep, once every sink holds the key in use (ensureHeld).
 func (r *runner) removeStaleKeys(ctx context.Context, keep string) error {
+	if err := r.ensureHeld(ctx, r.leakedKeySurvivor()); err != nil {
+		return r.holdFailure(err, "the earlier replacement key")
+	}
 	_, err := r.step(ctx, "remove-stale-keys", map[string]any{"friendly_name": r.keyMarker()}, func(ctx context.Context) (map[string]any, error) {
 		var keys []twilio.Key
 		err := r.withKeyCred(func(c twilio.Credential) error {
@@ -104,47 +112,156 @@ func (r *runner) removeStaleKeys(ctx context.Context, keep string) error {
 	return err
 }
 
-// createKey creates the replacement key; its secret stays in memory.
+// createKey creates the replacement key, of the leaked key's type and
+// policy (see keyType); its secret stays in memory.
 func (r *runner) createKey(ctx context.Context) error {
 	if r.rot.Attempt > maxAttempts {
 		return &failure{msg: fmt.Sprintf("gave up after %d attempts to create and deliver a replacement key", maxAttempts)}
 	}
+	kt, err := r.keyType(ctx)
+	if err != nil {
+		return err
+	}
 	for range 3 {
 		if err := r.removeStaleKeys(ctx, ""); err != nil {
+			var f *failure
+			if isAbort(err) || errors.As(err, &f) {
+				return err
+			}
 			return transient("remove stale replacement keys", err)
 		}
-		var nk *twilio.NewKey
-		_, err := r.step(ctx, "create-key", map[string]any{"friendly_name": r.keyMarker()}, func(ctx context.Context) (map[string]any, error) {
+		var sid string
+		var sec secret.Value
+		_, err := r.step(ctx, "create-key", map[string]any{"friendly_name": r.keyMarker(), "type": kt.create}, func(ctx context.Context) (map[string]any, error) {
 			err := r.withKeyCred(func(c twilio.Credential) error {
-				var err error
-				nk, err = r.rv.d.Twilio.CreateKey(ctx, r.sid(), r.keyMarker(), c)
+				if kt.create == twilio.KeyRestricted {
+					nk, err := r.rv.d.Twilio.CreateIAMKey(ctx, r.sid(), r.keyMarker(), twilio.KeyRestricted, kt.policy, c)
+					if err == nil {
+						sid, sec = nk.SID, nk.Secret
+						if !twilio.SamePolicy(nk.Policy, kt.policy) {
+							return fmt.Errorf("the replacement key %s was created with another policy than the leaked key's", nk.SID)
+						}
+					}
+					return err
+				}
+				nk, err := r.rv.d.Twilio.CreateKey(ctx, r.sid(), r.keyMarker(), c)
+				if err == nil {
+					sid, sec = nk.SID, nk.Secret
+				}
 				return err
 			})
 			if err != nil {
 				return nil, err
 			}
-			return map[string]any{"new_key_sid": nk.SID}, nil
+			return map[string]any{"new_key_sid": sid}, nil
 		})
 		switch {
 		case err == nil:
-			r.fresh = nk.Secret
+			r.fresh = sec
 			return r.advance(ctx, state.StateKeyCreated, func(n *state.Rotation) {
-				n.NewKeySID = nk.SID
-				n.NewSecretHash = r.rv.d.Store.Hash(nk.Secret.Reveal())
+				n.NewKeySID = sid
+				n.NewSecretHash = r.rv.d.Store.Hash(sec.Reveal())
 			})
 		case isAbort(err):
 			return err
 		case twilio.IsUnknownOutcome(err):
 			continue // the key may exist: removeStaleKeys finds it by name
 		default:
+			var f *failure
+			if errors.As(err, &f) {
+				return err
+			}
 			return transient("create the replacement key", err)
 		}
 	}
 	return transient("create the replacement key: gave up after 3 tries", nil)
 }
 
-// discardKey deletes a replacement whose secret this run never held.
+// leakedKeyType is what the replacement must be.
+type leakedKeyType struct {
+	leaked string          // twilio.KeyStandard, KeyRestricted or KeyMain
+	create string          // the type to create: KeyStandard or KeyRestricted
+	policy json.RawMessage // a Restricted key's policy
+}
+
+// keyType finds the leaked key's type: Main when it may read its account
+// (assessed, or checked now with the leaked secret); else Restricted when
+// IAM v1 shows a policy; else Standard. A Restricted key is replaced by a
+// Restricted key with the same policy, a Standard key by a Standard key.
+// No API creates a Main key: one is replaced by a Standard key only when
+// the account's configuration says its users need no Main rights.
+func (r *runner) keyType(ctx context.Context) (leakedKeyType, error) {
+	var kt leakedKeyType
+	// IAM v1 shows no policy for Standard and Main keys alike: only the
+	// leaked key itself (or an earlier run's record) tells a Main key.
+	recorded, known, err := r.recordedKeyType(ctx)
+	if err != nil {
+		return kt, err
+	}
+	if !r.mainKey && !r.keyChecked && r.leaked.IsZero() && !known {
+		return kt, &needsInputError{"the leaked key (in the scan report), to find out whether it is a Main key"}
+	}
+	_, err = r.step(ctx, "key-type", map[string]any{"key_sid": r.rot.KeySID}, func(ctx context.Context) (map[string]any, error) {
+		main := r.mainKey || recorded == twilio.KeyMain
+		if !main && !r.keyChecked && !r.leaked.IsZero() {
+			v := r.rv.d.Twilio.Verify(ctx, r.sid(), twilio.Credential{Username: r.rot.KeySID, Password: r.leaked})
+			main = v.Status == twilio.StatusLive
+		}
+		if main {
+			kt = leakedKeyType{leaked: twilio.KeyMain, create: twilio.KeyStandard}
+			return map[string]any{"type": kt.leaked}, nil
+		}
+		var k *twilio.IAMKey
+		err := r.withKeyCred(func(c twilio.Credential) error {
+			var err error
+			k, err = r.rv.d.Twilio.FetchIAMKey(ctx, r.rot.KeySID, c)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		kt = leakedKeyType{leaked: twilio.KeyStandard, create: twilio.KeyStandard}
+		if k.Restricted() {
+			kt = leakedKeyType{leaked: twilio.KeyRestricted, create: twilio.KeyRestricted, policy: k.Policy}
+			return map[string]any{"type": kt.leaked, "policy": string(k.Policy)}, nil
+		}
+		return map[string]any{"type": kt.leaked}, nil
+	})
+	var f *failure
+	switch {
+	case isAbort(err), errors.As(err, &f):
+		return kt, err
+	case twilio.IsNotFound(err):
+		return kt, &failure{msg: "the leaked key " + r.rot.KeySID + " no longer exists in account " + r.sid(), todo: []string{
+			"Check account " + r.sid() + " in the Twilio console: the leaked key is gone, but nothing replaced it.",
+		}}
+	case err != nil:
+		return kt, transient("find the leaked key's type", err)
+	}
+	if kt.leaked == twilio.KeyMain && (r.acct == nil || !r.acct.ReplaceMainKeysWithStandard) {
+		return kt, &failure{msg: mainKeyBlocked, retry: true, todo: mainKeyTodo(r.sid(), r.rot.KeySID)}
+	}
+	if kt.leaked == twilio.KeyMain {
+		r.warn("the leaked key is a Main key; as configured (replace_main_keys_with_standard), it is replaced by a Standard key")
+	}
+	return kt, nil
+}
+
+const mainKeyBlocked = "the leaked key is a Main key, and no API creates a Main key: leakstop does not delete it unless the account's configuration sets replace_main_keys_with_standard"
+
+func mainKeyTodo(acct, keySID string) []string {
+	return []string{
+		"Create a new Main API key for account " + acct + " in the Twilio Console, put it where the leaked key " + keySID + " is used, then delete " + keySID + " there.",
+		"Or, if nothing that uses " + keySID + " needs Main rights (managing keys, subaccounts or the Auth Token), set replace_main_keys_with_standard = true for the account and run leakstop revoke --apply again: leakstop then replaces it with a Standard key and deletes it.",
+	}
+}
+
+// discardKey deletes a replacement whose secret this run never held, once
+// every sink that may hold it has the leaked key (still live) back.
 func (r *runner) discardKey(ctx context.Context) error {
+	if err := r.ensureHeld(ctx, r.leakedKeySurvivor()); err != nil {
+		return r.holdFailure(err, "the undelivered replacement key")
+	}
 	_, err := r.step(ctx, "delete-key", map[string]any{"key_sid": r.rot.NewKeySID, "reason": "created but not delivered to every sink; its secret is lost: start over"}, func(ctx context.Context) (map[string]any, error) {
 		err := r.withKeyCred(func(c twilio.Credential) error { return r.rv.d.Twilio.DeleteKey(ctx, r.sid(), r.rot.NewKeySID, c) })
 		if err != nil && !twilio.IsNotFound(err) {
@@ -161,10 +278,12 @@ func (r *runner) discardKey(ctx context.Context) error {
 	})
 }
 
-// deliverKey hands the replacement to every sink; if one fails, the
-// replacement is deleted, the leaked key is left alone, and the attempt fails.
+// deliverKey hands the replacement to every sink. If one fails, the sinks
+// that took the replacement get the leaked key (still live) back, then the
+// replacement is deleted and the attempt fails. Should a sink refuse the
+// leaked key, the replacement it holds is left in place (it works).
 func (r *runner) deliverKey(ctx context.Context) error {
-	acked, err := r.deliver(ctx, Delivery{AccountSID: r.sid(), Kind: KindAPIKey, KeySID: r.rot.NewKeySID, Secret: r.fresh, RotationID: r.rot.ID})
+	_, err := r.deliver(ctx, Delivery{AccountSID: r.sid(), Kind: KindAPIKey, KeySID: r.rot.NewKeySID, Secret: r.fresh, RotationID: r.rot.ID})
 	if isAbort(err) {
 		return err
 	}
@@ -172,6 +291,15 @@ func (r *runner) deliverKey(ctx context.Context) error {
 		return r.advance(ctx, state.StateDelivered, nil)
 	}
 	msg := deliveryFailedPrefix + r.clean(err.Error())
+	if herr := r.ensureHeld(ctx, r.leakedKeySurvivor()); herr != nil {
+		var he *holdError
+		if errors.As(herr, &he) {
+			return &failure{msg: msg + "; " + r.clean(he.Error()) + ": the replacement key " + r.rot.NewKeySID + " was left in place so that they keep working", retry: true, todo: []string{
+				"Fix the failing sinks and run leakstop revoke --apply again: the leaked key still works.",
+			}}
+		}
+		return herr
+	}
 	_, derr := r.step(ctx, "delete-key", map[string]any{"key_sid": r.rot.NewKeySID, "reason": "delivery failed: the leaked key is left in place"}, func(ctx context.Context) (map[string]any, error) {
 		err := r.withKeyCred(func(c twilio.Credential) error { return r.rv.d.Twilio.DeleteKey(ctx, r.sid(), r.rot.NewKeySID, c) })
 		if err != nil && !twilio.IsNotFound(err) {
@@ -187,9 +315,6 @@ func (r *runner) deliverKey(ctx context.Context) error {
 		return transient("delete the undelivered replacement key", derr)
 	}
 	r.fresh = secret.Value{}
-	for _, s := range acked {
-		r.addTodo("Sink " + s.Name() + " received a replacement key that was then deleted: put the key in use back there.")
-	}
 	return &failure{msg: msg, retry: true, todo: []string{
 		"Fix the failing sink and run leakstop revoke --apply again: the leaked key still works.",
 		"Or delete API key " + r.rot.KeySID + " by hand in the Twilio console after replacing it.",
@@ -206,13 +331,27 @@ func (r *runner) deleteLeakedKey(ctx context.Context) error {
 	if err := r.waitReady(ctx); err != nil {
 		return err
 	}
-	_, err := r.step(ctx, "delete-leaked-key", map[string]any{"key_sid": r.rot.KeySID}, func(ctx context.Context) (map[string]any, error) {
+	if err := r.ensureHeld(ctx, r.newSurvivor()); err != nil {
+		return r.holdFailure(err, "the leaked key")
+	}
+	// A leaked Main key may be the only credential that manages the keys;
+	// once a killed run deleted it, Twilio rejects it (401): that is its
+	// deletion, seen from here.
+	again, err := r.everStarted(ctx, "delete-leaked-key")
+	if err != nil {
+		return err
+	}
+	onlyLeaked := r.owner.IsZero() || r.ownerBad
+	_, err = r.step(ctx, "delete-leaked-key", map[string]any{"key_sid": r.rot.KeySID}, func(ctx context.Context) (map[string]any, error) {
 		err := r.withKeyCred(func(c twilio.Credential) error { return r.rv.d.Twilio.DeleteKey(ctx, r.sid(), r.rot.KeySID, c) })
+		var f *failure
 		switch {
 		case err == nil:
 			return map[string]any{"existed": true}, nil
 		case twilio.IsNotFound(err):
 			return map[string]any{"existed": false}, nil
+		case again && onlyLeaked && errors.As(err, &f) && r.leakedKeyWasMain(ctx):
+			return map[string]any{"existed": false, "leaked": "rejected: an earlier run deleted it"}, nil
 		}
 		return nil, err
 	})
@@ -279,4 +418,29 @@ func (r *runner) confirmKey(ctx context.Context) error {
 		return err
 	}
 	return r.advance(ctx, state.StateDone, nil)
+}
+
+// leakedKeyWasMain reports whether this rotation found the leaked key to
+// be a Main key.
+func (r *runner) leakedKeyWasMain(ctx context.Context) bool {
+	t, _, err := r.recordedKeyType(ctx)
+	return r.mainKey || (err == nil && t == twilio.KeyMain)
+}
+
+// recordedKeyType is the leaked key's type as a run of this rotation (any
+// attempt) found it.
+func (r *runner) recordedKeyType(ctx context.Context) (keyType string, known bool, err error) {
+	all, err := r.rv.d.Store.Steps(ctx, r.rot.ID)
+	if err != nil {
+		return "", false, err
+	}
+	for _, s := range all {
+		var d struct {
+			Type string `json:"type"`
+		}
+		if s.Name == "key-type" && s.Phase == state.PhaseDone && json.Unmarshal(s.Detail, &d) == nil && d.Type != "" {
+			keyType, known = d.Type, true
+		}
+	}
+	return keyType, known, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/leakstop/leakstop/revoker/twilio"
 	"github.com/leakstop/leakstop/secret"
@@ -155,9 +154,22 @@ func (r *runner) classify(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if method == "delete-probe" && !dead {
+	probedNow := method == "delete-probe" && !dead
+	if probedNow {
 		if role, dead, err = r.probe(ctx); err != nil {
 			return err
+		}
+	}
+	if dead && !probedNow {
+		// A probe of an earlier run (killed before it could record what it
+		// found) deleted the secondary and the leaked token died with it:
+		// the leaked token was the secondary, and it is cut off.
+		probed, err := r.probeDeleted(ctx)
+		if err != nil {
+			return err
+		}
+		if probed {
+			return r.advance(ctx, state.StateClassified, func(n *state.Rotation) { n.LeakedRole = RoleSecondary })
 		}
 	}
 	if dead {
@@ -166,99 +178,6 @@ func (r *runner) classify(ctx context.Context) error {
 		})
 	}
 	return r.advance(ctx, state.StateClassified, func(n *state.Rotation) { n.LeakedRole = role })
-}
-
-// probe deletes any secondary (noting if one existed: it may be the
-// finder's) and checks whether the leaked token still authenticates.
-func (r *runner) probe(ctx context.Context) (role string, dead bool, err error) {
-	existed := false
-	_, err = r.step(ctx, "delete-secondary", map[string]any{"reason": "probe: is the leaked token the secondary?"}, func(ctx context.Context) (map[string]any, error) {
-		err := r.rv.d.Twilio.DeleteSecondaryAuthToken(ctx, r.tokenCred(r.leaked))
-		switch {
-		case err == nil:
-			existed = true
-		case twilio.IsNotFound(err), twilio.IsAuth(err):
-		default:
-			return nil, err
-		}
-		return map[string]any{"existed": existed}, nil
-	})
-	if err != nil {
-		return "", false, transient("delete the secondary token", err)
-	}
-	if existed {
-		r.unexpectedSecondary()
-	}
-	v := r.verifyToken(ctx, r.leaked)
-	switch {
-	case v.Status == twilio.StatusLive:
-		r.primary = r.leaked
-		return RolePrimary, false, nil
-	case v.Status == twilio.StatusDead && existed:
-		return RoleSecondary, false, nil
-	case v.Status == twilio.StatusDead:
-		return "", true, nil
-	}
-	return "", false, transient("verify the leaked token", v.Err)
-}
-
-func (r *runner) unexpectedSecondary() {
-	r.warn("an unexpected secondary Auth Token existed on the account and was deleted")
-	r.addTodo("An unexpected secondary Auth Token existed on account " + r.sid() + " and was deleted. If nobody in your team created it, whoever found the leak may have: review the account's activity.")
-}
-
-// cutOffSecondary deletes the leaked secondary and confirms it is rejected.
-func (r *runner) cutOffSecondary(ctx context.Context) error {
-	_, err := r.step(ctx, "delete-secondary", map[string]any{"reason": "the leaked token is the secondary: deleting it cuts it off"}, func(ctx context.Context) (map[string]any, error) {
-		err := r.withToken(func(c twilio.Credential) error { return r.rv.d.Twilio.DeleteSecondaryAuthToken(ctx, c) })
-		switch {
-		case err == nil:
-			return map[string]any{"existed": true}, nil
-		case twilio.IsNotFound(err):
-			return map[string]any{"existed": false}, nil
-		case twilio.IsAuth(err):
-			// Every token we hold is rejected: the confirmation decides.
-			return map[string]any{"rejected": true}, nil
-		}
-		return nil, err
-	})
-	if err != nil {
-		return transient("delete the secondary token", err)
-	}
-	if r.leaked.IsZero() {
-		r.warn("the leaked token is not available to this run: its rejection was not re-checked")
-	} else {
-		var misclassified bool
-		_, err = r.step(ctx, "confirm", nil, func(ctx context.Context) (map[string]any, error) {
-			st, err := r.confirmGone(ctx, func(ctx context.Context) (twilio.Status, error) {
-				v := r.verifyToken(ctx, r.leaked)
-				return v.Status, v.Err
-			})
-			switch {
-			case st == twilio.StatusDead:
-				return map[string]any{"leaked": "rejected"}, nil
-			case st == twilio.StatusLive:
-				misclassified = true
-				return map[string]any{"leaked": "still accepted: it is the primary after all"}, nil
-			}
-			return nil, transient("verify the leaked token", err)
-		})
-		if err != nil {
-			return err
-		}
-		if misclassified {
-			r.warn("the leaked token still worked after the secondary was deleted: rotating it as the primary")
-			return r.advance(ctx, state.StateClassified, func(n *state.Rotation) { n.LeakedRole = RolePrimary })
-		}
-	}
-	r.addTodo("Anything that used the leaked secondary token must use the primary token now.")
-	r.addTodo("Remove the leaked token from the places listed and from git history; it no longer works.")
-	if err := r.notifyOnce(ctx, "notify-done", r.message("Leaked Twilio secondary Auth Token cut off",
-		"A leaked Twilio Auth Token was the account's secondary token. leakstop deleted the secondary token; the leaked token no longer authenticates. The primary token is unchanged.",
-		SeverityWarning)); err != nil {
-		return err
-	}
-	return r.advance(ctx, state.StateDone, nil)
 }
 
 // createSecondary clears any secondary (a stranger's, or ours from a run
@@ -273,6 +192,9 @@ func (r *runner) createSecondary(ctx context.Context) error {
 		return err
 	}
 	for range 3 {
+		if err := r.ensureHeld(ctx, r.primarySurvivor()); err != nil {
+			return r.holdFailure(err, "the secondary token")
+		}
 		existed := false
 		reason := "clear the way for a new secondary token"
 		_, err := r.step(ctx, "delete-secondary", map[string]any{"reason": reason}, func(ctx context.Context) (map[string]any, error) {
@@ -331,20 +253,14 @@ func (r *runner) createSecondary(ctx context.Context) error {
 
 // discardSecondary deletes a secondary whose value this run never held
 // (created by a run that died before every sink had it) and starts over.
-//
 // A sink whose delivery had started may hold that secondary (a command
-// sink can finish writing after leakstop dies): it first gets the
-// account's current token back, so that deleting the secondary never
-// leaves a sink holding a token that does not work.
+// sink can finish writing after leakstop dies): ensureHeld gives it the
+// account's current token first.
 func (r *runner) discardSecondary(ctx context.Context) error {
-	touched, err := r.sinksTouched(ctx)
-	if err != nil {
-		return transient("read the delivery steps", err)
+	if err := r.ensureHeld(ctx, r.primarySurvivor()); err != nil {
+		return r.holdFailure(err, "the undelivered secondary token")
 	}
-	if err := r.restoreSinks(ctx, touched); err != nil {
-		return err
-	}
-	_, err = r.step(ctx, "delete-secondary", map[string]any{"reason": "created but not delivered to every sink; its value is lost: start over"}, func(ctx context.Context) (map[string]any, error) {
+	_, err := r.step(ctx, "delete-secondary", map[string]any{"reason": "created but not delivered to every sink; its value is lost: start over"}, func(ctx context.Context) (map[string]any, error) {
 		err := r.withToken(func(c twilio.Credential) error { return r.rv.d.Twilio.DeleteSecondaryAuthToken(ctx, c) })
 		if err != nil && !twilio.IsNotFound(err) {
 			return nil, err
@@ -360,10 +276,13 @@ func (r *runner) discardSecondary(ctx context.Context) error {
 	})
 }
 
-// deliverToken hands the new token to every sink; if one fails, the
-// secondary is deleted, nothing is promoted, and the attempt fails.
+// deliverToken hands the new token to every sink. If one fails, the sinks
+// that took the new token get the account's current token back, then the
+// secondary is deleted, nothing is promoted, and the attempt fails. Should
+// a sink refuse the current token, the secondary it holds is left in place
+// (it works) rather than deleted under it.
 func (r *runner) deliverToken(ctx context.Context) error {
-	acked, err := r.deliver(ctx, Delivery{AccountSID: r.sid(), Kind: KindAuthToken, Secret: r.fresh, RotationID: r.rot.ID})
+	_, err := r.deliver(ctx, Delivery{AccountSID: r.sid(), Kind: KindAuthToken, Secret: r.fresh, RotationID: r.rot.ID})
 	if isAbort(err) {
 		return err
 	}
@@ -371,6 +290,21 @@ func (r *runner) deliverToken(ctx context.Context) error {
 		return r.advance(ctx, state.StateDelivered, nil)
 	}
 	msg := deliveryFailedPrefix + r.clean(err.Error())
+	if herr := r.ensureHeld(ctx, r.primarySurvivor()); herr != nil {
+		var he *holdError
+		var ni *needsInputError
+		switch {
+		case errors.As(herr, &he):
+			return &failure{msg: msg + "; " + r.clean(he.Error()) + ": the new secondary token was left in place so that they keep working", retry: true, todo: []string{
+				"Fix the failing sinks and run leakstop revoke --apply again: the leaked token still works.",
+			}}
+		case errors.As(herr, &ni):
+			return &failure{msg: msg + "; no working token of the account to give the sinks back: the new secondary token was left in place", todo: []string{
+				"Check account " + r.sid() + " in the Twilio console: neither the leaked token nor credential_env is accepted.",
+			}}
+		}
+		return herr
+	}
 	_, derr := r.step(ctx, "delete-secondary", map[string]any{"reason": "delivery failed: no promotion"}, func(ctx context.Context) (map[string]any, error) {
 		err := r.withToken(func(c twilio.Credential) error { return r.rv.d.Twilio.DeleteSecondaryAuthToken(ctx, c) })
 		if err != nil && !twilio.IsNotFound(err) {
@@ -386,83 +320,10 @@ func (r *runner) deliverToken(ctx context.Context) error {
 		return transient("delete the undelivered secondary token", derr)
 	}
 	r.fresh = secret.Value{}
-	if err := r.restoreSinks(ctx, acked); isAbort(err) {
-		return err
-	}
 	return &failure{msg: msg, retry: true, todo: []string{
 		"Fix the failing sink and run leakstop revoke --apply again: the leaked token still works.",
 		"Or rotate the Auth Token by hand in the Twilio console.",
 	}}
-}
-
-// restoreSinks gives sinks that took a new token which is (about to be)
-// deleted the account's current token back, so that nothing is left
-// holding a dead one. The current token is the owner's credential or,
-// while the leaked primary has not been promoted away, the leaked token
-// itself — whichever Twilio accepts now. With neither, the sinks are
-// listed for a person instead. Only an abort is returned.
-func (r *runner) restoreSinks(ctx context.Context, sinks []Sink) error {
-	if len(sinks) == 0 {
-		return nil
-	}
-	current := r.currentToken(ctx)
-	for _, s := range sinks {
-		if current.IsZero() {
-			r.addTodo("Sink " + s.Name() + " received a new token that was then deleted: put the account's current token back there.")
-			continue
-		}
-		_, err := r.step(ctx, "restore:"+s.Name(), map[string]any{"sink": s.Name(), "reason": "the new token was deleted: give the sink the account's current token back"}, func(ctx context.Context) (map[string]any, error) {
-			return nil, s.Deliver(ctx, Delivery{AccountSID: r.sid(), Kind: KindAuthToken, Secret: current, RotationID: r.rot.ID})
-		})
-		if isAbort(err) {
-			return err
-		}
-		if err != nil {
-			r.addTodo("Sink " + s.Name() + " received a new token that was then deleted, and restoring the current one failed: fix it by hand.")
-		}
-	}
-	return nil
-}
-
-// currentToken returns a token of the account that Twilio accepts now
-// and that is not the secondary about to be deleted: the owner's, else
-// the leaked primary. Zero when neither works.
-func (r *runner) currentToken(ctx context.Context) secret.Value {
-	var cands []secret.Value
-	if !r.ownerBad && !r.owner.IsZero() {
-		cands = append(cands, r.owner)
-	}
-	if r.rot.LeakedRole != RoleSecondary && !r.leaked.IsZero() {
-		cands = append(cands, r.leaked)
-	}
-	for _, c := range cands {
-		if r.verifyToken(ctx, c).Status == twilio.StatusLive {
-			return c
-		}
-	}
-	return secret.Value{}
-}
-
-// sinksTouched returns the sinks whose delivery started in this attempt.
-func (r *runner) sinksTouched(ctx context.Context) ([]Sink, error) {
-	st, err := r.steps(ctx)
-	if err != nil {
-		return nil, err
-	}
-	started := map[string]bool{}
-	for _, s := range st {
-		if name, ok := strings.CutPrefix(s.Name, "deliver:"); ok {
-			started[name] = true
-		}
-	}
-	sinks, _ := r.rv.sinksFor(r.acct, r.rot.Kind, r.rot.KeySID)
-	var out []Sink
-	for _, s := range sinks {
-		if started[s.Name()] {
-			out = append(out, s)
-		}
-	}
-	return out, nil
 }
 
 // promote waits for consumers, then makes the secondary the primary.
@@ -474,6 +335,9 @@ func (r *runner) promote(ctx context.Context) error {
 	}
 	if err := r.waitReady(ctx); err != nil {
 		return err
+	}
+	if err := r.ensureHeld(ctx, r.newSurvivor()); err != nil {
+		return r.holdFailure(err, "the old primary token")
 	}
 	withNew := !r.fresh.IsZero()
 	using := "the new token"

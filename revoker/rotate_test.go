@@ -103,7 +103,7 @@ func TestAPIKeyLeaked(t *testing.T) {
 	}{
 		{"standard key, owner credential", false, true, true},
 		{"standard key, account unknown", false, true, false},
-		{"main key, no owner credential", true, false, false},
+		{"main key, no owner credential, users need no Main rights", true, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var opts []envOpt
@@ -111,6 +111,7 @@ func TestAPIKeyLeaked(t *testing.T) {
 				opts = append(opts, withOwnerCred)
 			}
 			e := newEnv(t, opts...)
+			e.cfg.Accounts[0].ReplaceMainKeysWithStandard = tc.main
 			keySID, keySecret := e.fake.AddKey(e.acct, tc.main)
 			l := Leak{Fingerprint: "fp-key", Kind: KindAPIKey, KeySID: keySID, Secret: keySecret}
 			if tc.acctHint {

@@ -29,6 +29,7 @@ type assessment struct {
 	detail     string // why, for unknown (never a secret)
 	accountSID string // the account, resolved for API keys
 	mainKey    bool   // an API key that may manage its account (it read /Accounts)
+	verified   bool   // verify ran (mainKey is known)
 	account    *AccountConfig
 }
 
@@ -72,6 +73,7 @@ func (rv *Revoker) assess(ctx context.Context, leaks []Leak) ([]*assessment, err
 // credential whatever the scanner guessed (Twilio's test credentials cannot
 // read any resource).
 func (rv *Revoker) verify(ctx context.Context, a *assessment) {
+	a.verified = true
 	l := a.leak
 	if msg := l.malformed(); msg != "" {
 		a.status, a.detail = StatusUnknown, msg

@@ -33,7 +33,7 @@ func (rf *revokerFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&rf.config, "config", "", "revoker configuration `FILE` (accounts you own, sinks, notifiers, state store; see docs/revoke.md)")
 	fs.StringVar(&rf.state, "state", "", "state store `DSN` (a SQLite path or postgres://…); default $"+stateEnv+", else the configuration's state")
 	fs.StringVar(&rf.twilioAPI, "twilio-api-url", "", "Twilio REST API base `URL` (default https://api.twilio.com; for tests)")
-	fs.StringVar(&rf.twilioAccts, "twilio-accounts-url", "", "Twilio Accounts API base `URL` (default https://accounts.twilio.com, or --twilio-api-url when only that is set; for tests)")
+	fs.StringVar(&rf.twilioAccts, "twilio-accounts-url", "", "Twilio Accounts API base `URL` (default https://accounts.twilio.com and https://iam.twilio.com, or --twilio-api-url when only that is set; for tests)")
 	fs.BoolVar(&rf.verbose, "verbose", false, "log every step of a rotation to standard error")
 }
 
@@ -148,7 +148,7 @@ func openRevoker(ctx context.Context, s *stdio, rf revokerFlags, o sessionOption
 	}
 	rv, err := revoker.New(cfg, revoker.Deps{
 		Store:     st,
-		Twilio:    twilio.New(twilio.Options{APIBaseURL: rf.twilioAPI, AccountsBaseURL: accts}),
+		Twilio:    twilio.New(twilio.Options{APIBaseURL: rf.twilioAPI, AccountsBaseURL: accts, IAMBaseURL: accts}),
 		Sinks:     sinks,
 		Notifiers: notifiers,
 		Getenv:    os.Getenv,

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/leakstop/leakstop/secret"
@@ -106,20 +107,44 @@ func (c *Client) FetchAccount(ctx context.Context, accountSID string, cred Crede
 }
 
 type accountListWire struct {
-	Accounts []accountWire `json:"accounts"`
+	Accounts    []accountWire `json:"accounts"`
+	NextPageURI *string       `json:"next_page_uri"`
 }
 
-// ownAccount lists the accounts cred can see and picks the top-level one
-// (its own owner), or the only one. It serves API keys whose account SID is
-// not known.
+// maxAccountPages bounds the Accounts list (at 1000 accounts a page).
+const maxAccountPages = 1000
+
+// ownAccount lists the accounts cred can see, every page, and picks the
+// top-level one (its own owner), or the only one. It serves API keys
+// whose account SID is not known.
 func (c *Client) ownAccount(ctx context.Context, cred Credential) (*Account, error) {
-	var w accountListWire
-	if err := c.do(ctx, &request{method: http.MethodGet, base: c.api, path: accountsListPath, cred: cred, out: &w}); err != nil {
-		return nil, err
-	}
 	var accts []*Account
-	for i := range w.Accounts {
-		accts = append(accts, w.Accounts[i].account())
+	query := url.Values{}
+	seenPage := map[string]bool{}
+	for page := 0; ; page++ {
+		if page >= maxAccountPages {
+			return nil, fmt.Errorf("twilio: GET %s: %w: more than %d pages", accountsListPath, ErrMalformedResponse, maxAccountPages)
+		}
+		var w accountListWire
+		if err := c.do(ctx, &request{method: http.MethodGet, base: c.api, path: accountsListPath, query: query, cred: cred, out: &w}); err != nil {
+			return nil, err
+		}
+		for i := range w.Accounts {
+			accts = append(accts, w.Accounts[i].account())
+		}
+		next := str(w.NextPageURI)
+		if next == "" {
+			break
+		}
+		q, err := c.nextPage(next, accountsListPath)
+		if err != nil {
+			return nil, err
+		}
+		if seenPage[q.Encode()] {
+			return nil, fmt.Errorf("twilio: GET %s: %w: next_page_uri repeats", accountsListPath, ErrMalformedResponse)
+		}
+		seenPage[q.Encode()] = true
+		query = q
 	}
 	for _, a := range accts {
 		if a.SID != "" && a.SID == a.OwnerAccountSID {

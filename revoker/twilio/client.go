@@ -1,6 +1,7 @@
 package twilio
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 const (
 	DefaultAPIBaseURL      = "https://api.twilio.com"
 	DefaultAccountsBaseURL = "https://accounts.twilio.com"
+	DefaultIAMBaseURL      = "https://iam.twilio.com"
 	DefaultTimeout         = 15 * time.Second
 	DefaultMaxRetries      = 4
 	DefaultMinBackoff      = 250 * time.Millisecond
@@ -29,6 +31,7 @@ const (
 type Options struct {
 	APIBaseURL      string        // default "https://api.twilio.com"
 	AccountsBaseURL string        // default "https://accounts.twilio.com"
+	IAMBaseURL      string        // default "https://iam.twilio.com"
 	HTTPClient      *http.Client  // default: a client with Timeout; redirects are never followed
 	Timeout         time.Duration // per attempt, default 15s
 	MaxRetries      int           // retries after the first attempt, default 4; negative means none
@@ -39,14 +42,14 @@ type Options struct {
 
 // Client talks to Twilio. It is safe for concurrent use.
 type Client struct {
-	api, accounts *url.URL
-	initErr       error
-	hc            *http.Client
-	timeout       time.Duration
-	maxRetries    int
-	minBackoff    time.Duration
-	maxBackoff    time.Duration
-	userAgent     string
+	api, accounts, iam *url.URL
+	initErr            error
+	hc                 *http.Client
+	timeout            time.Duration
+	maxRetries         int
+	minBackoff         time.Duration
+	maxBackoff         time.Duration
+	userAgent          string
 }
 
 // New returns a Client. A malformed base URL is reported by every call.
@@ -81,14 +84,11 @@ func New(opts Options) *Client {
 	if c.userAgent == "" {
 		c.userAgent = DefaultUserAgent
 	}
-	var err1, err2 error
+	var err1, err2, err3 error
 	c.api, err1 = parseBase(opts.APIBaseURL, DefaultAPIBaseURL)
 	c.accounts, err2 = parseBase(opts.AccountsBaseURL, DefaultAccountsBaseURL)
-	if err1 != nil {
-		c.initErr = err1
-	} else if err2 != nil {
-		c.initErr = err2
-	}
+	c.iam, err3 = parseBase(opts.IAMBaseURL, DefaultIAMBaseURL)
+	c.initErr = errors.Join(err1, err2, err3)
 	if opts.HTTPClient != nil {
 		hc := *opts.HTTPClient // shallow copy: same Transport, our redirect policy
 		c.hc = &hc

@@ -1,10 +1,13 @@
 // Package twilio is a small Twilio REST client for verifying leaked
 // credentials and rotating them: it fetches accounts (to verify a SID/token
 // or API key pair), manages the secondary Auth Token (create, delete,
-// promote) and manages API keys (list, fetch, create, delete).
+// promote) and manages API keys (list, fetch, create, delete; through IAM
+// v1, fetch a key's policy and create Standard or Restricted keys — no API
+// creates a Main key). Lists (keys, accounts) are read across every page.
 //
-// The API facts come from Twilio's OpenAPI files in shared/api and from
-// shared/api/TWILIO.md; twiliotest is a fake server built from the same files.
+// The API facts come from Twilio's OpenAPI files (a copy is in
+// twiliotest/testdata/openapi) and Twilio's documentation; twiliotest is a
+// fake server built from the same files.
 //
 // # Secrets
 //

@@ -162,7 +162,12 @@ func TestMalformedBodyNotQuoted(t *testing.T) {
 	}
 }
 
-// No file of this package tree may hold a credential-shaped literal.
+// twilioPlaceholder matches the example SIDs of Twilio's OpenAPI files
+// (ACaaaa…a, SKaaaa…ab): not credentials, and only allowed there.
+var twilioPlaceholder = regexp.MustCompile(`^(AC|SK)a{31}[ab]$`)
+
+// No file of this package tree may hold a credential-shaped literal, but
+// for Twilio's documentation placeholders in the copied OpenAPI files.
 func TestNoCredentialShapedLiterals(t *testing.T) {
 	shapes := []*regexp.Regexp{
 		regexp.MustCompile(`(AC|SK)[0-9a-fA-F]{32}`),
@@ -176,9 +181,14 @@ func TestNoCredentialShapedLiterals(t *testing.T) {
 		if err != nil {
 			return err
 		}
+		spec := strings.HasPrefix(filepath.ToSlash(path), "twiliotest/testdata/openapi/")
 		for _, re := range shapes {
-			if m := re.Find(data); m != nil {
+			for _, m := range re.FindAll(data, -1) {
+				if spec && twilioPlaceholder.Match(m) {
+					continue
+				}
 				t.Errorf("%s holds a credential-shaped literal (%s…)", path, m[:6])
+				break
 			}
 		}
 		return nil

@@ -36,8 +36,11 @@ func (s *Server) accountBody(a *account) map[string]any {
 	}
 }
 
-// listAccounts: the caller's account and, for an Auth Token, its
-// subaccounts; filters FriendlyName and Status.
+// listAccounts: the caller's account and its subaccounts (for its Auth
+// Token or a Main key), newest first; filters FriendlyName and Status.
+// The order is an assumption (the spec does not state one; other v2010
+// lists are newest first): a client must read every page to find the
+// top-level account.
 func (s *Server) listAccounts(r *http.Request, p principal) response {
 	q := r.URL.Query()
 	status := q.Get("Status")
@@ -46,7 +49,8 @@ func (s *Server) listAccounts(r *http.Request, p principal) response {
 	}
 	var items []listItem
 	for _, a := range s.accounts {
-		mine := a == p.acct || (p.key == nil && a.isSub() && a.owner == p.acct.sid)
+		// A Main key may do what the Auth Token may (TWILIO.md).
+		mine := a == p.acct || (a.isSub() && a.owner == p.acct.sid)
 		if !mine || a.test {
 			continue
 		}
@@ -56,12 +60,12 @@ func (s *Server) listAccounts(r *http.Request, p principal) response {
 		if status != "" && status != a.status {
 			continue
 		}
-		items = append(items, listItem{sid: a.sid, seq: s.acctSeq[a.sid], body: s.accountBody(a)})
+		items = append(items, listItem{sid: a.sid, seq: newestFirst(s.acctSeq[a.sid]), body: s.accountBody(a)})
 	}
 	sort.Slice(items, func(i, j int) bool { return items[i].seq < items[j].seq })
 	return paginate(r, v2010+"Accounts.json", "accounts", items, func(sid string) (uint64, bool) {
 		n, ok := s.acctSeq[sid]
-		return n, ok
+		return newestFirst(n), ok
 	})
 }
 
@@ -109,3 +113,7 @@ func (s *Server) updateAccount(r *http.Request, p principal, a *account) respons
 }
 
 func validStatus(s string) bool { return s == "active" || s == "suspended" || s == "closed" }
+
+// newestFirst turns a creation sequence number into a list position key
+// that sorts the newest first.
+func newestFirst(seq uint64) uint64 { return ^seq }

@@ -14,7 +14,7 @@ func loadSpec(t *testing.T) *twiliotest.Spec {
 	t.Helper()
 	dir, err := twiliotest.FindSpecDir()
 	if err != nil {
-		t.Skipf("spec not found: %v", err)
+		t.Fatalf("the spec files are part of the repository: %v", err)
 	}
 	sp, err := twiliotest.LoadSpec(dir)
 	if err != nil {
@@ -33,7 +33,10 @@ func TestFakeConformsToSpec(t *testing.T) {
 		s.AddKey(sid, false)
 	}
 	k, _ := s.AddKey(sid, true)
+	rk, _ := s.AddTypedKey(sid, twiliotest.KeyRestricted, `{"allow":["/twilio/messaging/messages/read"]}`)
+	stdK, stdS := s.AddTypedKey(sid, twiliotest.KeyStandard, "")
 	tsid, ttok := s.AddAccount(twiliotest.AccountSpec{Test: true})
+	restricted := url.Values{"AccountSid": {sid}, "FriendlyName": {"r"}, "KeyType": {"restricted"}, "Policy": {`{"allow":["/twilio/messaging/messages/read"]}`}}
 	form := url.Values{}
 	steps := []struct {
 		m, p string
@@ -66,6 +69,18 @@ func TestFakeConformsToSpec(t *testing.T) {
 		{"GET", acct(tsid) + ".json", nil, tsid, ttok},
 		{"GET", acct(sid) + "/Keys.json", nil, sid, secret.Value{}},
 		{"GET", acct(sid) + "/Keys.json", nil, "", secret.Value{}},
+		{"POST", "/v1/Keys", url.Values{"AccountSid": {sid}, "FriendlyName": {"std"}}, sid, tok},
+		{"POST", "/v1/Keys", restricted, sid, tok},
+		{"POST", "/v1/Keys", url.Values{"AccountSid": {sid}, "KeyType": {"restricted"}}, sid, tok},
+		{"POST", "/v1/Keys", restricted, stdK, stdS},
+		{"GET", "/v1/Keys?AccountSid=" + sid + "&PageSize=2", nil, sid, tok},
+		{"GET", "/v1/Keys?AccountSid=" + sid + "&PageSize=2&Page=1", nil, sid, tok},
+		{"GET", "/v1/Keys/" + rk, nil, sid, tok},
+		{"GET", "/v1/Keys/" + stdK, nil, sid, tok},
+		{"GET", "/v1/Keys/" + rk, nil, stdK, stdS},
+		{"POST", "/v1/Keys/" + rk, url.Values{"FriendlyName": {"y"}, "Policy": {`{"allow":["/twilio/voice/calls/read"]}`}}, sid, tok},
+		{"DELETE", "/v1/Keys/" + rk, nil, sid, tok},
+		{"GET", "/v1/Keys/" + rk, nil, sid, tok},
 	}
 	for _, st := range steps {
 		do(t, s, st.m, st.p, st.f, st.u, st.pw)
@@ -82,8 +97,8 @@ func TestFakeConformsToSpec(t *testing.T) {
 			t.Errorf("spec operation %s not exercised", op)
 		}
 	}
-	if len(sp.Operations()) != 12 {
-		t.Errorf("spec has %d operations, want 12: %v", len(sp.Operations()), sp.Operations())
+	if len(sp.Operations()) != 17 {
+		t.Errorf("spec has %d operations, want 17: %v", len(sp.Operations()), sp.Operations())
 	}
 }
 

@@ -5,7 +5,8 @@
 //
 // One httptest.Server serves both hosts: the api.twilio.com paths
 // (/2010-04-01/Accounts…) and the accounts.twilio.com paths
-// (/v1/AuthTokens/…), so both base URLs point at Server.URL.
+// (/v1/AuthTokens/…) and the iam.twilio.com paths (/v1/Keys…), so every
+// base URL points at Server.URL.
 //
 // Modelled behaviour:
 //   - HTTP Basic on every call. A missing or malformed Authorization header
@@ -32,7 +33,11 @@
 //   - API keys: list (PageSize 1..1000, default 50; Page; PageToken PA<sid> /
 //     PB<sid>; the spec's meta fields), fetch, update, delete (204, the key
 //     stops authenticating), create (201, a Standard key, its secret shown
-//     only then).
+//     only then). Keys have a type (AddTypedKey): Standard, Restricted (with
+//     a policy) or Main; only Main keys may use /Accounts, /Keys, /v1/Keys
+//     and /v1/AuthTokens, the others get 401 / 20003 there.
+//   - IAM v1 keys (see iam.go): create Standard or Restricted keys, fetch
+//     with policy, list with flags, update, delete.
 //   - Accounts: fetch, list (the account and, for Auth Token callers, its
 //     subaccounts), update (FriendlyName; Status of subaccounts), create a
 //     subaccount.
@@ -49,13 +54,15 @@
 //
 // Conformance: LoadSpec, Spec.CheckCall and CheckConformance check recorded
 // calls against the OpenAPI files, found by FindSpecDir
-// ($LEAKSTOP_TWILIO_OPENAPI_DIR, or shared/api in the working directory or
-// a parent). Tests of other packages can run them over their own calls.
+// ($LEAKSTOP_TWILIO_OPENAPI_DIR, else the copy of Twilio's files in
+// testdata/openapi). Tests of other packages can run them over their own
+// calls.
 package twiliotest
 
 import (
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -77,6 +84,7 @@ type Server struct {
 	keySeq   map[string]uint64 // every key ever made, for page tokens
 	seq      uint64
 	faults   []*faultState
+	observe  []func(Call)
 	calls    []Call
 	callGen  int // bumped by ResetCalls
 }
@@ -103,6 +111,7 @@ func (s *Server) Options() twilio.Options {
 	return twilio.Options{
 		APIBaseURL:      s.srv.URL,
 		AccountsBaseURL: s.srv.URL,
+		IAMBaseURL:      s.srv.URL,
 		HTTPClient:      s.srv.Client(),
 		Timeout:         5 * time.Second,
 		MaxRetries:      4,
@@ -113,6 +122,15 @@ func (s *Server) Options() twilio.Options {
 }
 
 func (s *Server) now() time.Time { return time.Now().UTC().Truncate(time.Second) }
+
+// Observe registers f to be called after every request has taken effect,
+// before its answer is sent (a test checks invariants there, at every
+// change of the fake's state). f must not call Observe.
+func (s *Server) Observe(f func(Call)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.observe = append(s.observe, f)
+}
 
 // ServeHTTP answers one request, applying any injected fault, and records it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -164,6 +182,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.ResponseType = ct
 	_, c.Response = resp.redacted().render(format)
 	finish(c) // before writing, so a client that got the answer sees the record
+	s.mu.Lock()
+	obs := slices.Clone(s.observe)
+	s.mu.Unlock()
+	for _, f := range obs {
+		f(c)
+	}
 
 	h := w.Header()
 	for k, v := range resp.header {
@@ -221,6 +245,8 @@ const (
 	routeKey
 	routeSecondary
 	routePromote
+	routeIAMKeys // /v1/Keys
+	routeIAMKey  // /v1/Keys/{Sid}
 )
 
 func (k routeKind) methods() []string {
@@ -233,6 +259,10 @@ func (k routeKind) methods() []string {
 		return []string{http.MethodPost, http.MethodDelete}
 	case routePromote:
 		return []string{http.MethodPost}
+	case routeIAMKeys:
+		return []string{http.MethodGet, http.MethodPost}
+	case routeIAMKey:
+		return []string{http.MethodGet, http.MethodPost, http.MethodDelete}
 	}
 	return nil
 }
@@ -254,6 +284,11 @@ func parseRoute(path string) route {
 		return route{kind: routeSecondary}
 	case "/v1/AuthTokens/Promote":
 		return route{kind: routePromote}
+	case "/v1/Keys":
+		return route{kind: routeIAMKeys}
+	}
+	if sid, ok := strings.CutPrefix(path, "/v1/Keys/"); ok && sid != "" && !strings.Contains(sid, "/") {
+		return route{kind: routeIAMKey, key: sid}
 	}
 	rest, ok := strings.CutPrefix(path, v2010)
 	if !ok {
@@ -321,6 +356,8 @@ func (s *Server) handle(r *http.Request) response {
 			return unauthorized("Authenticate")
 		}
 		return s.accountRoute(r, p, rt)
+	case routeIAMKeys, routeIAMKey:
+		return s.iamKeys(r, p, rt)
 	default: // the v1 AuthTokens paths
 		if p.key != nil && !p.key.main {
 			return unauthorized("Authenticate")

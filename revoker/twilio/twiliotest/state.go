@@ -26,7 +26,8 @@ type apiKey struct {
 	sid, account     string
 	friendlyName     *string // nil: created without FriendlyName, shown as null
 	secret           secret.Value
-	main             bool
+	main             bool   // a Main key: may use /Accounts, /Keys, /v1/Keys, /v1/AuthTokens
+	policy           []byte // a Restricted key's policy (JSON object); nil for Standard and Main
 	created, updated time.Time
 	seq              uint64 // list order; keeps its place for page tokens after deletion
 }
@@ -141,6 +142,63 @@ func (s *Server) AddKey(accountSID string, main bool) (keySID string, secretVal 
 	k := s.newKeyLocked(accountSID, nil)
 	k.main = main
 	return k.sid, k.secret
+}
+
+// Key types for AddTypedKey (TWILIO.md, "API key types").
+const (
+	KeyStandard   = "standard"
+	KeyRestricted = "restricted"
+	KeyMain       = "main"
+)
+
+// AddTypedKey plants an API key of the given type: KeyMain (what only the
+// Console creates), KeyStandard, or KeyRestricted with policy (a JSON
+// object such as {"allow":["/twilio/messaging/messages/read"]}).
+// Standard and Restricted keys get 401 / 20003 on every endpoint this
+// fake serves: /Accounts, /Keys, /v1/Keys and /v1/AuthTokens are
+// Main-only.
+func (s *Server) AddTypedKey(accountSID, keyType, policy string) (keySID string, secretVal secret.Value) {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mustAccountLocked(accountSID)
+	k := s.newKeyLocked(accountSID, nil)
+	switch keyType {
+	case KeyMain:
+		k.main = true
+	case KeyStandard:
+	case KeyRestricted:
+		p, err := parsePolicy(policy)
+		if err != "" {
+			s.t.Fatalf("twiliotest: AddTypedKey: %s", err)
+		}
+		k.policy = p
+	default:
+		s.t.Fatalf("twiliotest: AddTypedKey: unknown key type %q", keyType)
+	}
+	return k.sid, k.secret
+}
+
+// KeyInfo returns a key's type and policy (nil unless Restricted); ok is
+// false when the key does not exist.
+func (s *Server) KeyInfo(keySID string) (keyType string, policy []byte, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := s.keys[keySID]
+	if k == nil {
+		return "", nil, false
+	}
+	return k.keyType(), append([]byte(nil), k.policy...), true
+}
+
+func (k *apiKey) keyType() string {
+	switch {
+	case k.main:
+		return KeyMain
+	case k.policy != nil:
+		return KeyRestricted
+	}
+	return KeyStandard
 }
 
 func (s *Server) newKeyLocked(accountSID string, name *string) *apiKey {
