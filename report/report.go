@@ -1,7 +1,6 @@
 // Package report writes scan results for people (text) and for machines
 // (JSON, SARIF, CSV), and reads the JSON form back: a baseline of known
-// findings (--baseline) and the revoker's input. It also loads the
-// .leakstopignore file of fingerprints that are not to be reported.
+// findings (--baseline, applied by package policy) and the revoker's input.
 //
 // Secrets stay redacted in every format unless Options.NoRedact is set,
 // and SARIF — which is uploaded to code-scanning services — never holds a
@@ -96,7 +95,9 @@ const (
 	InformationURI = "https://leakstop.dev"
 )
 
-// IgnoreFileName is the conventional name of the ignore file.
+// IgnoreFileName is the name of the ignore file, read at the top of the
+// scanned tree by package policy and named in the reports' help: the one
+// place it is spelled.
 const IgnoreFileName = ".leakstopignore"
 
 // secretText is the form of a secret that a format may print.
