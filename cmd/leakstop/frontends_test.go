@@ -208,4 +208,3 @@ func hookFindings(t *testing.T, msg string) []string {
 	slices.Sort(out)
 	return out
 }
-
