@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/leakstop/leakstop/credential"
 	"github.com/leakstop/leakstop/scanner"
 )
 
@@ -111,11 +112,11 @@ func secretText(f *scanner.Finding, noRedact bool) string {
 // labels names the halves of a credential for people.
 type labels struct{ identifier, secret, credential string }
 
-func labelsFor(credential, identifier string) labels {
-	switch credential {
-	case "auth-token":
+func labelsFor(kind credential.Kind, identifier string) labels {
+	switch kind {
+	case credential.AuthToken:
 		return labels{"Account SID", "Auth Token", "Twilio Auth Token"}
-	case "api-key":
+	case credential.APIKey:
 		return labels{"API Key SID", "API Key secret", "Twilio API Key"}
 	}
 	switch {
