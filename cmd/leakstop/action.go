@@ -7,6 +7,8 @@ import (
 	"os"
 
 	"github.com/leakstop/leakstop/ghaction"
+	"github.com/leakstop/leakstop/policy"
+	"github.com/leakstop/leakstop/report"
 )
 
 const actionUsage = `action
@@ -19,9 +21,9 @@ reports with annotations, a job summary, a SARIF file, a JSON report and
 a pull request review. Outputs: findings, sarif, report.
 
 On pull_request, pull_request_target and merge_group events,
-.leakstopignore and .leakstop.toml are read from the base commit, not
+` + report.IgnoreFileName + ` and ` + policy.RulesFile + ` are read from the base commit, not
 from the checkout, so that a pull request cannot silence its own
-findings; a finding that only the pull request's own .leakstopignore
+findings; a finding that only the pull request's own ` + report.IgnoreFileName + `
 lists is reported with a note. trust-pr-config: true reads them from the
 checkout instead. An explicit rules input is read from the checkout.
 

@@ -23,7 +23,11 @@ const scanUsage = `scan [flags] [PATH | -]
 Scans PATH (default ".") for Twilio credentials. A git repository is
 scanned through its whole history (every ref, every commit); a directory
 that is not a repository, or any directory with --no-git, is scanned as
-files; "-" reads standard input.
+files; "-" reads standard input. The rules are the embedded ones plus
+those of ` + policy.RulesFile + ` at the top of the scanned directory (the current
+one for a file or "-"), as the pre-commit hook and the GitHub Action read
+it; --rules-extend takes its place. ` + report.IgnoreFileName + ` and
+leakstop:allow comments are honoured.
 
 --verify checks each distinct credential against Twilio (read-only) and
 adds the answer (live, dead, unknown, test) and when to the report.
@@ -56,12 +60,12 @@ func runScan(ctx context.Context, s *stdio, args []string) error {
 	fs := newFlagSet("scan", scanUsage, s.out)
 	var f scanFlags
 	fs.StringVar(&f.rules, "rules", "", "rules `FILE` replacing the embedded defaults (or added to them with [extend] default = true)")
-	fs.StringVar(&f.rulesExtend, "rules-extend", "", "rules `FILE` added to the rules in use")
+	fs.StringVar(&f.rulesExtend, "rules-extend", "", "rules `FILE` added to the rules in use (default: "+policy.RulesFile+" in the scanned directory, if any)")
 	fs.StringVar(&f.format, "format", "text", "report format: text, json, sarif or csv")
 	fs.StringVar(&f.output, "output", "", "write the report to `FILE` instead of standard output")
 	fs.BoolVar(&f.noRedact, "no-redact", false, "print full secrets in the report (dangerous)")
 	fs.StringVar(&f.baseline, "baseline", "", "report only findings not in this earlier JSON `REPORT`")
-	fs.StringVar(&f.ignoreFile, "ignore-file", "", "fingerprints to ignore (default: .leakstopignore in the scanned directory)")
+	fs.StringVar(&f.ignoreFile, "ignore-file", "", "fingerprints to ignore (default: "+report.IgnoreFileName+" in the scanned directory)")
 	fs.Int64Var(&f.maxFileSize, "max-file-size", scanner.DefaultMaxFileSize, "skip files and blobs larger than this many `BYTES`")
 	fs.IntVar(&f.workers, "workers", 0, "parallel workers (default: number of CPUs)")
 	fs.BoolVar(&f.noGit, "no-git", false, "scan a repository's working tree as files, not its history")
