@@ -86,15 +86,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	warnf := func(format string, a ...any) {
 		fmt.Fprintln(cfg.Stderr, "leakstop: warning: "+EscapeData(fmt.Sprintf(format, a...)))
 	}
-	in, gc := cfg.Inputs, cfg.Context
+	in, gc := cfg.Inputs, cfg.Context.withDefaults()
 	if in.Revoke == "" {
 		in.Revoke = RevokeOff
 	}
 	if (in.Verify || in.Revoke != RevokeOff) && in.Config == "" {
 		return nil, fmt.Errorf("inputs verify and revoke need the revoker configuration: set input config")
-	}
-	if gc.Workspace == "" {
-		gc.Workspace = "."
 	}
 	ws, err := filepath.Abs(gc.Workspace)
 	if err != nil {
