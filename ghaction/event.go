@@ -21,7 +21,8 @@ type Context struct {
 	RunnerTemp string // RUNNER_TEMP
 }
 
-// ReadContext reads the GITHUB_* variables, with defaults for local runs.
+// ReadContext reads the GITHUB_* variables through getenv (main passes
+// os.Getenv), with defaults for local runs.
 func ReadContext(getenv func(string) string) Context {
 	c := Context{
 		EventName:  getenv("GITHUB_EVENT_NAME"),
@@ -35,6 +36,11 @@ func ReadContext(getenv func(string) string) Context {
 		Summary:    getenv("GITHUB_STEP_SUMMARY"),
 		RunnerTemp: getenv("RUNNER_TEMP"),
 	}
+	return c.withDefaults()
+}
+
+// withDefaults fills what a local run leaves unset.
+func (c Context) withDefaults() Context {
 	if c.Workspace == "" {
 		c.Workspace = "."
 	}

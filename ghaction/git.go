@@ -1,21 +1,20 @@
 package ghaction
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
+
+	"github.com/leakstop/leakstop/internal/gitcmd"
 )
 
 // gitRepo runs git in the checkout.
 type gitRepo struct {
-	dir    string
+	gitcmd.Repo
 	remote string
 	// token and server authenticate a fetch that failed without them
 	// (a checkout with persist-credentials: false).
@@ -23,83 +22,16 @@ type gitRepo struct {
 	log           func(format string, a ...any)
 }
 
-// gitError is a failed git command; stderr holds git's first line.
-type gitError struct {
-	args   []string
-	stderr string
-	err    error
-}
-
-func (e *gitError) Error() string {
-	msg := strings.TrimSpace(e.stderr)
-	if i := strings.IndexByte(msg, '\n'); i >= 0 {
-		msg = msg[:i]
-	}
-	if msg == "" {
-		msg = e.err.Error()
-	}
-	return fmt.Sprintf("git %s: %s", e.args[0], msg)
-}
-
-func (e *gitError) Unwrap() error { return e.err }
-
 func (g *gitRepo) run(ctx context.Context, env []string, args ...string) (string, error) {
-	out, err := g.runBytes(ctx, env, args...)
+	out, err := g.Output(ctx, env, args...)
 	return strings.TrimSpace(string(out)), err
 }
 
-// runBytes is run with git's output as it is.
-func (g *gitRepo) runBytes(ctx context.Context, env []string, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Dir = g.dir
-	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
-	cmd.Env = append(cmd.Env, env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		return nil, &gitError{args: args, stderr: errb.String(), err: err}
-	}
-	return out.Bytes(), nil
-}
-
 func (g *gitRepo) git(ctx context.Context, args ...string) (string, error) {
-	return g.run(ctx, nil, args...)
+	return g.Text(ctx, args...)
 }
 
-// fileAt reads the file at path (relative to the root) in commit rev,
-// which must be in the local repository; ok is false when the commit has
-// no such file. Anything other than a regular file there (a symbolic
-// link, a directory, a submodule) is an error: a link is not followed.
-func (g *gitRepo) fileAt(ctx context.Context, rev, path string) (data []byte, ok bool, err error) {
-	out, err := g.runBytes(ctx, nil, "ls-tree", "--full-tree", "-z", rev, "--", path)
-	if err != nil {
-		return nil, false, err
-	}
-	// "<mode> <type> <object>\t<path>\x00", or nothing.
-	entry := strings.TrimSuffix(string(out), "\x00")
-	if entry == "" {
-		return nil, false, nil
-	}
-	meta, name, _ := strings.Cut(entry, "\t")
-	f := strings.Fields(meta)
-	if len(f) != 3 || name != path {
-		return nil, false, fmt.Errorf("git ls-tree %s: unexpected output for %s", short(rev), path)
-	}
-	if f[0] != "100644" && f[0] != "100755" {
-		return nil, false, fmt.Errorf("%s:%s is not a regular file (mode %s): it is not followed", short(rev), path, f[0])
-	}
-	data, err = g.runBytes(ctx, nil, "cat-file", "blob", f[2])
-	if err != nil {
-		return nil, false, fmt.Errorf("read %s:%s: %w", short(rev), path, err)
-	}
-	return data, true, nil
-}
-
-// hasCommit reports whether the commit is in the local repository.
-func (g *gitRepo) hasCommit(ctx context.Context, sha string) bool {
-	_, err := g.git(ctx, "cat-file", "-e", sha+"^{commit}")
-	return err == nil
-}
+func (g *gitRepo) hasCommit(ctx context.Context, sha string) bool { return g.HasCommit(ctx, sha) }
 
 func (g *gitRepo) shallow(ctx context.Context) (bool, error) {
 	out, err := g.git(ctx, "rev-parse", "--is-shallow-repository")
@@ -118,9 +50,8 @@ func (g *gitRepo) hasRemote(ctx context.Context) bool {
 // the local history.
 func (g *gitRepo) mergeBase(ctx context.Context, a, b string) (string, error) {
 	out, err := g.git(ctx, "merge-base", a, b)
-	var ge *gitError
-	var ee *exec.ExitError
-	if errors.As(err, &ge) && errors.As(ge.err, &ee) && ee.ExitCode() == 1 {
+	var ge *gitcmd.Error
+	if errors.As(err, &ge) && ge.ExitCode() == 1 {
 		return "", nil // no common ancestor
 	}
 	return out, err

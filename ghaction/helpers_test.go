@@ -15,8 +15,6 @@ import (
 
 	"github.com/leakstop/leakstop/internal/ghretry"
 	"github.com/leakstop/leakstop/internal/githubtest"
-	"github.com/leakstop/leakstop/rules"
-	"github.com/leakstop/leakstop/scanner"
 )
 
 func randHex(t testing.TB, n int) string {
@@ -153,30 +151,19 @@ func (w *world) event(name string, payload any) map[string]string {
 	}
 }
 
-func detectorFor(name string, data []byte, opts ...scanner.DetectorOption) (*scanner.Detector, error) {
-	set, err := rules.Default()
+// config is what main passes Run: the inputs and the GITHUB_* context
+// read from env.
+func (w *world) config(env map[string]string) (Config, error) {
+	getenv := func(k string) string { return env[k] }
+	in, err := ReadInputs(getenv)
 	if err != nil {
-		return nil, err
+		return Config{}, err
 	}
-	if data != nil {
-		f, err := rules.Parse(name, data)
-		if err != nil {
-			return nil, err
-		}
-		if set, err = rules.Merge(set, f); err != nil {
-			return nil, err
-		}
-	}
-	return scanner.NewDetector(set, opts...)
-}
-
-func (w *world) run(env map[string]string) (*Result, error) {
-	w.t.Helper()
-	return Run(context.Background(), Config{
-		Getenv:      func(k string) string { return env[k] },
+	return Config{
+		Inputs:      in,
+		Context:     ReadContext(getenv),
 		Stdout:      &w.stdout,
 		Stderr:      &w.stderr,
-		Detector:    detectorFor,
 		ToolVersion: "test",
 		Clock: ghretry.Clock{Sleep: func(ctx context.Context, d time.Duration) error {
 			w.sleeps = append(w.sleeps, d)
@@ -187,7 +174,16 @@ func (w *world) run(env map[string]string) (*Result, error) {
 			}
 			return nil
 		}},
-	})
+	}, nil
+}
+
+func (w *world) run(env map[string]string) (*Result, error) {
+	w.t.Helper()
+	cfg, err := w.config(env)
+	if err != nil {
+		return nil, err
+	}
+	return Run(context.Background(), cfg)
 }
 
 func (w *world) read(name string) string {

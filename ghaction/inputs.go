@@ -7,7 +7,10 @@
 //
 // Inputs come from INPUT_* environment variables that action.yml sets from
 // its inputs (never interpolated into a script), GitHub's context from the
-// GITHUB_* variables. Secrets never leave the process in full: every
+// GITHUB_* variables: main reads them (ReadInputs, ReadContext) and hands
+// Run the typed Config; the package itself reads no environment. The scan,
+// its policy and the revoker are package pipeline's, as for "leakstop
+// scan" and the pre-commit hook. Secrets never leave the process in full: every
 // report, annotation, summary and comment carries the redacted form.
 package ghaction
 
@@ -76,7 +79,8 @@ func boolInput(getenv func(string) string, name string, def bool) (bool, error) 
 	return false, &InputError{Name: name, Want: "true or false"}
 }
 
-// ReadInputs reads and checks the inputs.
+// ReadInputs reads and checks the inputs through getenv (main passes
+// os.Getenv).
 func ReadInputs(getenv func(string) string) (Inputs, error) {
 	in := Inputs{
 		Config: input(getenv, "config"),

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-github/v60/github"
 
+	"github.com/leakstop/leakstop/credential"
 	"github.com/leakstop/leakstop/internal/ghretry"
 	"github.com/leakstop/leakstop/scanner"
 )
@@ -233,7 +234,7 @@ func (r *Reviewer) posted(ctx context.Context) (map[string]bool, error) {
 // rotate it and how to allow a false positive.
 func commentBody(it reviewItem) string {
 	f := it.f
-	l := labelsFor(f.Credential)
+	l := labelsFor(credential.Kind(f.Credential))
 	var b strings.Builder
 	b.WriteString(marker(f.Fingerprint, it.loc.Path, it.loc.Line) + "\n")
 	fmt.Fprintf(&b, "**leakstop: leaked %s** (confidence %s)", l.credential, f.Confidence)
@@ -255,7 +256,7 @@ func commentBody(it reviewItem) string {
 		fmt.Fprintf(&b, "- Added in commit %s\n", code(c.Hash))
 	}
 	b.WriteString("\n**How to fix:** rotate it.\n\n")
-	b.WriteString(numbered(rotationSteps(f.Credential)))
+	b.WriteString(numbered(rotationSteps(credential.Kind(f.Credential))))
 	b.WriteString("\n" + historyNote + "\n\n")
 	if it.pending == "" {
 		b.WriteString(allowHelp(f.Fingerprint))
@@ -285,7 +286,7 @@ func reviewBody(findings []scanner.Finding, inline int, body []reviewItem) strin
 			break
 		}
 		f := it.f
-		l := labelsFor(f.Credential)
+		l := labelsFor(credential.Kind(f.Credential))
 		fmt.Fprintf(&b, "- %s **%s** %s", marker(f.Fingerprint, it.loc.Path, it.loc.Line), l.credential, code(f.Secret.String()))
 		if f.Identifier != "" {
 			fmt.Fprintf(&b, " with %s", code(f.Identifier))
@@ -302,9 +303,9 @@ func reviewBody(findings []scanner.Finding, inline int, body []reviewItem) strin
 	}
 	if len(body) > 0 {
 		b.WriteString("\n**How to fix:** rotate each credential.\n\n")
-		seen := map[string]bool{}
+		seen := map[credential.Kind]bool{}
 		for _, it := range body {
-			c := it.f.Credential
+			c := credential.Kind(it.f.Credential)
 			if seen[c] {
 				continue
 			}

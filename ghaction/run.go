@@ -1,7 +1,6 @@
 package ghaction
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,52 +15,38 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/leakstop/leakstop/internal/ghretry"
+	"github.com/leakstop/leakstop/internal/gitcmd"
+	"github.com/leakstop/leakstop/pipeline"
+	"github.com/leakstop/leakstop/policy"
 	"github.com/leakstop/leakstop/report"
 	"github.com/leakstop/leakstop/scanner"
 )
 
-// RulesFile is the repository's conventional rules file: when the
-// rules input is empty and it is at the root of the repository, its rules
-// are added to the defaults (as the pre-commit hook does). On a pull
-// request or merge group it is read from the base commit (see
-// repoConfig).
-const RulesFile = ".leakstop.toml"
-
 // ErrFindings is returned when credentials were found and the
-// fail-on-findings input is true.
-var ErrFindings = errors.New("findings")
+// fail-on-findings input is true: the pipeline's, as for every front end.
+var ErrFindings = pipeline.ErrFindings
 
-// ErrUnsupported is returned for inputs this build cannot honour.
-var ErrUnsupported = errors.New("unsupported")
-
-// Config is what Run needs from the command line.
+// Config is what Run needs: the inputs and the runner's context as main
+// read them from the environment, and where to write.
 type Config struct {
-	Getenv func(string) string
-	// Stdout receives workflow commands and the log; Stderr warnings.
+	Inputs  Inputs
+	Context Context
+	// Stdout receives workflow commands and the log; Stderr warnings and
+	// the revoker's diagnostics.
 	Stdout, Stderr io.Writer
-	// Detector builds the detector: the embedded rules plus those of a
-	// rules file's content data, named name in messages (as
-	// --rules-extend; nil data: the embedded rules only), with opts.
-	// Errors are reported as they are.
-	Detector    func(name string, data []byte, opts ...scanner.DetectorOption) (*scanner.Detector, error)
-	ToolVersion string
+	ToolVersion    string
 	// HTTPClient talks to the GitHub API (nil: http.DefaultClient).
 	HTTPClient *http.Client
 	// Retry is the rate-limit policy of GitHub calls (a zero MaxWait is
 	// ActionMaxWait); Clock is its clock (tests replace it).
 	Retry ghretry.Policy
 	Clock ghretry.Clock
-	// Verify and Revoke run the revoker, as "leakstop scan --verify" and
-	// "leakstop scan --revoke" do, on the findings in memory (the reports
-	// the action writes are redacted: they could not be verified). Both
-	// record Twilio's answer in each finding (Verification, VerifiedAt)
-	// before the reports are written. configPath is the config input,
-	// absolute. Revoke returns its plan or result for the log, and an
-	// error only when the run or a rotation failed (live credentials are
-	// findings: fail-on-findings decides). When nil, the verify and
-	// revoke inputs are refused.
-	Verify func(ctx context.Context, findings []scanner.Finding, configPath string) error
-	Revoke func(ctx context.Context, findings []scanner.Finding, configPath string, mode RevokeMode) (string, error)
+	// Revoker wires the revoker for the verify and revoke inputs, which
+	// run it on the findings in memory, as "leakstop scan --verify" and
+	// "--revoke" do (the reports the action writes are redacted: they
+	// could not be verified). Run sets its Config (the config input, for
+	// a proposal read from the base commit), Repo and Diag.
+	Revoker pipeline.RevokerOptions
 }
 
 // Result is what a run found and wrote.
@@ -91,9 +76,6 @@ type Result struct {
 // credentials and fail-on-findings is set; any other error means the
 // scan could not be trusted.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
-	if cfg.Getenv == nil {
-		cfg.Getenv = os.Getenv
-	}
 	if cfg.Stdout == nil {
 		cfg.Stdout = io.Discard
 	}
@@ -107,20 +89,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	warnf := func(format string, a ...any) {
 		fmt.Fprintln(cfg.Stderr, "leakstop: warning: "+EscapeData(fmt.Sprintf(format, a...)))
 	}
-	in, err := ReadInputs(cfg.Getenv)
-	if err != nil {
-		return nil, err
-	}
-	if in.Verify && cfg.Verify == nil {
-		return nil, fmt.Errorf("input verify: %w: verify requires leakstop scan --verify, which this caller does not provide", ErrUnsupported)
-	}
-	if in.Revoke != RevokeOff && cfg.Revoke == nil {
-		return nil, fmt.Errorf("input revoke: %w: revoke requires leakstop revoke, which this caller does not provide", ErrUnsupported)
+	in, gc := cfg.Inputs, cfg.Context.withDefaults()
+	if in.Revoke == "" {
+		in.Revoke = RevokeOff
 	}
 	if (in.Verify || in.Revoke != RevokeOff) && in.Config == "" {
 		return nil, fmt.Errorf("inputs verify and revoke need the revoker configuration: set input config")
 	}
-	gc := ReadContext(cfg.Getenv)
 	ws, err := filepath.Abs(gc.Workspace)
 	if err != nil {
 		return nil, fmt.Errorf("workspace: %w", err)
@@ -147,169 +122,50 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res := &Result{Scope: scope}
 	logf("scanning %s", scope.Describe)
 
-	// History, then the scan.
-	g := &gitRepo{dir: ws, remote: "origin", token: in.Token, server: gc.ServerURL, log: logf}
-	gopts := scanner.GitOptions{Options: scanner.Options{Warn: func(msg string) { warnf("%s", msg) }}}
-	var scanRes *scanner.Result
-	switch scope.Kind {
-	case ScopeNothing:
-		scanRes = &scanner.Result{}
-	case ScopeRange:
-		var fallback []string
-		if scope.PR > 0 {
-			n := strconv.Itoa(scope.PR)
-			fallback = []string{"+refs/pull/" + n + "/head:refs/remotes/" + g.remote + "/pull/" + n + "/head"}
-		}
-		if scope.DefaultBranch != "" && !g.hasCommit(ctx, scope.Base) {
-			// A force push can drop "before" from the server: compare
-			// with the default branch then.
-			if err := g.ensureCommits(ctx, 1, nil, scope.Base); err != nil {
-				logf("the push's previous commit %s cannot be fetched (%v); scanning what is not on %s instead", short(scope.Base), err, scope.DefaultBranch)
-				base, err := g.fetchBranch(ctx, scope.DefaultBranch, 1)
-				if err != nil {
-					return nil, err
-				}
-				scope.Base = base
-			}
-		}
-		mb, err := g.ensureMergeBase(ctx, scope.Base, scope.Head, scope.Commits, fallback)
-		if err != nil {
-			return nil, err
-		}
-		res.MergeBase = mb
-		gopts.Range = scope.Base + ".." + scope.Head
-	case ScopeNewBranch:
-		if scope.DefaultBranch != "" {
-			base, err := g.fetchBranch(ctx, scope.DefaultBranch, 1)
-			if err != nil {
-				return nil, err
-			}
-			mb, err := g.ensureMergeBase(ctx, base, scope.Head, 0, nil)
-			if err != nil {
-				return nil, err
-			}
-			scope.Base, res.MergeBase = base, mb
-			gopts.Range = base + ".." + scope.Head
-		} else {
-			if err := g.ensureCommits(ctx, 1, nil, scope.Head); err != nil {
-				return nil, err
-			}
-			if sh, err := g.shallow(ctx); err != nil {
-				return nil, err
-			} else if sh {
-				if err := g.fetch(ctx, "--unshallow", g.remote, scope.Head); err != nil {
-					return nil, fmt.Errorf("unshallow the checkout: %w", err)
-				}
-			}
-			gopts.Branch = scope.Head
-		}
-	case ScopeHistory:
-		if err := g.fetchAll(ctx); err != nil {
-			return nil, err
-		}
-	}
-	res.Scope = scope
-
-	// The rules and the ignores: for a proposal, from its base commit
-	// (which the history above brought).
-	rc, err := loadRepoConfig(ctx, in, ws, scope, g, logf, warnf)
+	// History, then what to scan.
+	g := &gitRepo{Repo: gitcmd.Repo{Dir: ws}, remote: "origin", token: in.Token, server: gc.ServerURL, log: logf}
+	src, err := fetchScope(ctx, g, &scope, res)
 	if err != nil {
 		return nil, err
 	}
-	res.ConfigFrom = rc.base
+	res.Scope = scope
+
+	// The policy: on a proposal, the rules, the ignores and the revoker
+	// configuration come from its base commit (which the history above
+	// brought), so that it cannot silence its own findings nor choose
+	// where new secrets go.
+	popts := policy.Options{Dir: ws, Log: logf, Warn: warnf}
+	if in.Rules != "" {
+		popts.RulesExtend = in.Rules
+		if !filepath.IsAbs(popts.RulesExtend) {
+			popts.RulesExtend = filepath.Join(ws, popts.RulesExtend)
+		}
+	}
+	switch noun := scope.proposalNoun(); {
+	case scope.Proposal && !in.TrustPRConfig:
+		popts.Proposal = &policy.Proposal{Base: scope.Base, Head: scope.Head, Noun: noun, Git: g.Repo, Worktree: ws}
+		res.ConfigFrom = scope.Base
+		logf("reading %s and %s from the base commit %s, not from the %s (input trust-pr-config: false)",
+			report.IgnoreFileName, policy.RulesFile, short(scope.Base), noun)
+	case scope.Proposal:
+		logf("trust-pr-config: reading %s and %s from the checkout, as the %s leaves them", report.IgnoreFileName, policy.RulesFile, noun)
+	}
+	rv := cfg.Revoker
+	rv.Config, rv.Repo, rv.Diag = configPath, gc.Repository, &escapeLines{w: cfg.Stderr}
 	if in.Verify || in.Revoke != RevokeOff {
-		// The revoker configuration names sinks (commands, secret
-		// stores) that receive new tokens: a proposal must not choose
-		// them, so it too comes from the base commit.
-		var cleanup func()
-		if configPath, cleanup, err = revokerConfigAt(ctx, in, ws, scope, g, configPath, logf); err != nil {
-			return nil, err
+		path, cleanup, err := popts.Proposal.TrustedFile(ctx, ws, configPath)
+		var nb *policy.NotInBaseError
+		if errors.As(err, &nb) {
+			return nil, fmt.Errorf("input config: %w (input trust-pr-config: true reads the checkout's)", err)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read the revoker configuration at the base commit: %w", err)
 		}
 		defer cleanup()
-	}
-	var inlineAdded map[string]bool
-	if scanRes == nil {
-		d, err := cfg.Detector(rc.rulesName, rc.rulesData)
-		if err != nil {
-			return nil, err
+		if path != configPath {
+			logf("revoker configuration %s read from the base commit %s", relTo(ws, configPath), short(scope.Base))
 		}
-		if scanRes, err = scanner.ScanGit(ctx, d, ws, gopts); err != nil {
-			return nil, err
-		}
-		if rc.base != "" {
-			// A proposal cannot allow its own leak inline either: scan
-			// again with leakstop:allow disabled (see inlineAllowed).
-			da, err := cfg.Detector(rc.rulesName, rc.rulesData, scanner.WithInlineAllow(false))
-			if err != nil {
-				return nil, err
-			}
-			aopts := gopts
-			aopts.Warn = func(string) {} // the first scan said it all
-			allRes, err := scanner.ScanGit(ctx, da, ws, aopts)
-			if err != nil {
-				return nil, err
-			}
-			all, added, kept := inlineAllowed(ctx, g, ws, scope.Base, scanRes.Findings, allRes.Findings, warnf)
-			scanRes.Findings, inlineAdded, res.InlineAllowed = all, added, kept
-			if kept > 0 {
-				logf("%d location(s) left out for an inline %s already on the base commit's line", kept, scanner.AllowComment)
-			}
-		}
-	}
-
-	findings, ignored := rc.ignore.Filter(scanRes.Findings)
-	// pending maps the fingerprint of a finding that the proposal's own
-	// configuration would silence to the note that says so.
-	pending := map[string]string{}
-	var notes []string
-	for fp := range rc.pending(findings) {
-		pending[fp] = pendingNote(scope)
-	}
-	if len(pending) > 0 {
-		notes = append(notes, pendingNote(scope))
-	}
-	var inlineN int
-	for _, f := range findings {
-		if inlineAdded[f.Fingerprint] && pending[f.Fingerprint] == "" {
-			pending[f.Fingerprint] = inlineAllowNote(scope)
-			inlineN++
-		}
-	}
-	if inlineN > 0 {
-		notes = append(notes, inlineAllowNote(scope))
-	}
-	res.Findings, res.IgnoredNum, res.Pending = len(findings), len(ignored), len(pending)
-	if len(ignored) > 0 {
-		from := ignoreFileName
-		if rc.base != "" {
-			from = short(rc.base) + ":" + ignoreFileName
-		}
-		logf("%d credential(s) ignored by %s", len(ignored), from)
-	}
-	for _, note := range notes {
-		n := 0
-		for _, v := range pending {
-			if v == note {
-				n++
-			}
-		}
-		logf("%d credential(s) still reported, %s", n, note)
-	}
-
-	// The revoker, on the findings in memory (with their secrets, which
-	// never leave the process): it records Twilio's answer in each finding
-	// for the reports; its plan or result is logged after them.
-	var revokeLog string
-	var revokeErr error
-	switch {
-	case in.Revoke != RevokeOff && len(findings) > 0:
-		logf("revoke (%s) with the configuration %s", in.Revoke, relTo(ws, configPath))
-		revokeLog, revokeErr = cfg.Revoke(ctx, findings, configPath, in.Revoke)
-	case in.Verify && len(findings) > 0:
-		logf("verifying %d credential(s) with Twilio", len(findings))
-		if err := cfg.Verify(ctx, findings, configPath); err != nil {
-			return nil, err
-		}
+		rv.Config = path
 	}
 
 	// Files: the JSON report and SARIF, both redacted.
@@ -321,15 +177,53 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := os.MkdirAll(outDir, 0o700); err != nil {
 		return nil, fmt.Errorf("write reports: %w", err)
 	}
-	rep := report.Report{Findings: findings, Stats: scanRes.Stats, Notes: scanRes.Notes, Target: scope.Describe}
-	ropts := report.Options{ToolVersion: cfg.ToolVersion, Root: ws}
 	res.Report = filepath.Join(outDir, "leakstop.json")
 	res.SARIF = filepath.Join(outDir, "leakstop.sarif")
-	if err := writeReport(res.Report, report.JSON, rep, ropts); err != nil {
+	ropts := report.Options{ToolVersion: cfg.ToolVersion, Root: ws}
+
+	// The scan, the filters, the revoker on the findings in memory (with
+	// their secrets, which never leave the process: it records Twilio's
+	// answer in each finding for the reports), then the reports.
+	o := pipeline.Options{
+		Source:  src,
+		Policy:  popts,
+		Warn:    func(msg string) { warnf("%s", msg) },
+		Target:  scope.Describe,
+		Reports: []pipeline.Output{{Format: report.JSON, Path: res.Report, Options: ropts}, {Format: report.SARIF, Path: res.SARIF, Options: ropts}},
+	}
+	switch {
+	case in.Revoke != RevokeOff:
+		o.Revoke = pipeline.RevokeStep{Mode: pipeline.RevokePlan, Options: rv, SkipWhenClean: true}
+		if in.Revoke == RevokeApply {
+			o.Revoke.Mode = pipeline.RevokeApply
+		}
+	case in.Verify:
+		o.Revoke = pipeline.RevokeStep{Mode: pipeline.RevokeVerify, Options: rv, SkipWhenClean: true}
+	}
+	pr, err := pipeline.Run(ctx, o)
+	if err != nil {
 		return nil, err
 	}
-	if err := writeReport(res.SARIF, report.SARIF, rep, ropts); err != nil {
-		return nil, err
+	findings := pr.Findings
+	res.Findings, res.IgnoredNum, res.Pending, res.InlineAllowed = len(findings), len(pr.Ignored), len(pr.Pending), pr.InlineAllowed
+	if pr.InlineAllowed > 0 {
+		logf("%d location(s) left out for an inline %s already on the base commit's line", pr.InlineAllowed, scanner.AllowComment)
+	}
+	if len(pr.Ignored) > 0 {
+		from := report.IgnoreFileName
+		if res.ConfigFrom != "" {
+			from = short(res.ConfigFrom) + ":" + report.IgnoreFileName
+		}
+		logf("%d credential(s) ignored by %s", len(pr.Ignored), from)
+	}
+	for _, note := range pr.PendingNotes {
+		logf("%d credential(s) still reported, %s", pr.PendingCount(note), note)
+	}
+	switch {
+	case in.Revoke != RevokeOff && len(findings) > 0:
+		logf("revoke (%s) with the configuration %s", in.Revoke, relTo(ws, configPath))
+	case in.Verify && len(findings) > 0:
+		logf("verified %d credential(s) with Twilio", len(findings))
 	}
 
 	// Outputs before anything that may fail, so later steps see them.
@@ -340,12 +234,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}); err != nil {
 		return nil, err
 	}
-	for _, a := range annotations(findings, pending) {
+	for _, a := range annotations(findings, pr.Pending) {
 		fmt.Fprintln(cfg.Stdout, a.String())
 	}
 	if gc.Summary != "" {
-		sum := summaryMarkdown(summaryInput{scope: scope, findings: findings, ignored: len(ignored), ignoreFrom: rc.base,
-			stats: scanRes.Stats, notes: append(slices.Clone(scanRes.Notes), rc.notes...), pending: pending, pendingNotes: notes})
+		sum := summaryMarkdown(summaryInput{scope: scope, findings: findings, ignored: len(pr.Ignored), ignoreFrom: res.ConfigFrom,
+			stats: pr.Stats, notes: append(slices.Clone(pr.Notes), pr.Policy.Notes...), pending: pr.Pending, pendingNotes: pr.PendingNotes})
 		if err := appendFile(gc.Summary, sum); err != nil {
 			return nil, err
 		}
@@ -353,7 +247,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	// The pull request review.
 	if scope.PR > 0 && in.Comment && len(findings) > 0 {
-		res.Review, res.ReviewErr = review(ctx, cfg, in, gc, g, scope, res.MergeBase, findings, pending, logf)
+		res.Review, res.ReviewErr = review(ctx, cfg, in, gc, g, scope, res.MergeBase, findings, pr.Pending, logf)
 		if res.ReviewErr != nil {
 			// Reporting on the pull request is a courtesy: the annotations,
 			// summary and exit status still say it all.
@@ -362,14 +256,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 
-	// The revoker's plan or result: one escaped log line each.
-	for _, line := range strings.Split(strings.TrimRight(revokeLog, "\n"), "\n") {
-		if line != "" {
-			logf("%s", line)
-		}
-	}
-	if revokeErr != nil {
-		return res, revokeErr
+	// The revoker's plan or result: one escaped log line each. Live
+	// credentials are findings: fail-on-findings decides.
+	logLines(logf, string(pr.RevokeOutput))
+	if pr.RevokeErr != nil && !errors.Is(pr.RevokeErr, pipeline.ErrFindings) {
+		return res, pr.RevokeErr
 	}
 
 	if len(findings) == 0 {
@@ -381,6 +272,81 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return res, ErrFindings
 	}
 	return res, nil
+}
+
+// logLines logs text one escaped line at a time (a line of it cannot
+// start a workflow command).
+func logLines(logf func(string, ...any), text string) {
+	for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+		if line != "" {
+			logf("%s", line)
+		}
+	}
+}
+
+// fetchScope brings the history the scope needs into the checkout and
+// says what to scan; it sets res.MergeBase and may move scope.Base (a
+// force push whose previous commit is gone).
+func fetchScope(ctx context.Context, g *gitRepo, scope *Scope, res *Result) (pipeline.Source, error) {
+	src := pipeline.Source{Kind: pipeline.SourceGit, Path: g.Dir}
+	switch scope.Kind {
+	case ScopeNothing:
+		src.Kind = pipeline.SourceNothing
+	case ScopeRange:
+		var fallback []string
+		if scope.PR > 0 {
+			n := strconv.Itoa(scope.PR)
+			fallback = []string{"+refs/pull/" + n + "/head:refs/remotes/" + g.remote + "/pull/" + n + "/head"}
+		}
+		if scope.DefaultBranch != "" && !g.hasCommit(ctx, scope.Base) {
+			// A force push can drop "before" from the server: compare
+			// with the default branch then.
+			if err := g.ensureCommits(ctx, 1, nil, scope.Base); err != nil {
+				g.log("the push's previous commit %s cannot be fetched (%v); scanning what is not on %s instead", short(scope.Base), err, scope.DefaultBranch)
+				base, err := g.fetchBranch(ctx, scope.DefaultBranch, 1)
+				if err != nil {
+					return src, err
+				}
+				scope.Base = base
+			}
+		}
+		mb, err := g.ensureMergeBase(ctx, scope.Base, scope.Head, scope.Commits, fallback)
+		if err != nil {
+			return src, err
+		}
+		res.MergeBase = mb
+		src.Git.Range = scope.Base + ".." + scope.Head
+	case ScopeNewBranch:
+		if scope.DefaultBranch != "" {
+			base, err := g.fetchBranch(ctx, scope.DefaultBranch, 1)
+			if err != nil {
+				return src, err
+			}
+			mb, err := g.ensureMergeBase(ctx, base, scope.Head, 0, nil)
+			if err != nil {
+				return src, err
+			}
+			scope.Base, res.MergeBase = base, mb
+			src.Git.Range = base + ".." + scope.Head
+			break
+		}
+		if err := g.ensureCommits(ctx, 1, nil, scope.Head); err != nil {
+			return src, err
+		}
+		if sh, err := g.shallow(ctx); err != nil {
+			return src, err
+		} else if sh {
+			if err := g.fetch(ctx, "--unshallow", g.remote, scope.Head); err != nil {
+				return src, fmt.Errorf("unshallow the checkout: %w", err)
+			}
+		}
+		src.Git.Branch = scope.Head
+	case ScopeHistory:
+		if err := g.fetchAll(ctx); err != nil {
+			return src, err
+		}
+	}
+	return src, nil
 }
 
 func review(ctx context.Context, cfg Config, in Inputs, gc Context, g *gitRepo, scope Scope, mergeBase string,
@@ -421,17 +387,6 @@ func review(ctx context.Context, cfg Config, in Inputs, gc Context, g *gitRepo, 
 		logf("posted a review: %d comment(s) on lines, %d in the review body, %d already there", r.Comments, r.BodyEntries, r.Skipped)
 	}
 	return r, nil
-}
-
-func writeReport(path string, f report.Format, rep report.Report, o report.Options) error {
-	var buf bytes.Buffer
-	if err := report.Write(&buf, f, rep, o); err != nil {
-		return err
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
 
 func relTo(base, p string) string {

@@ -5,6 +5,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/leakstop/leakstop/credential"
+	"github.com/leakstop/leakstop/policy"
+	"github.com/leakstop/leakstop/report"
 	"github.com/leakstop/leakstop/scanner"
 )
 
@@ -44,16 +47,16 @@ func code(s string) string {
 }
 
 // rotationSteps says how to cut off a leaked credential.
-func rotationSteps(credential string) []string {
-	switch credential {
-	case "auth-token":
+func rotationSteps(kind credential.Kind) []string {
+	switch kind {
+	case credential.AuthToken:
 		return []string{
 			"In the Twilio Console (Account › API keys & tokens), request a secondary Auth Token.",
 			"Deploy the secondary token everywhere the account's Auth Token is used.",
 			"Promote the secondary token to primary: the leaked token stops working at once.",
 			"Check the account's usage and logs for activity you do not recognise.",
 		}
-	case "api-key":
+	case credential.APIKey:
 		return []string{
 			"In the Twilio Console (Account › API keys & tokens), create a new API key.",
 			"Deploy the new key SID and secret everywhere the leaked key is used.",
@@ -77,7 +80,7 @@ func numbered(steps []string) string {
 // allowHelp says how to allow a false positive, in Markdown.
 func allowHelp(fp string) string {
 	return "**Not a live credential?** (a test fixture, Twilio test credentials) Add `leakstop:allow` in a comment on the line, " +
-		"or add the fingerprint to `" + ignoreFileName + "` at the root of the repository, saying why:\n\n```\n" +
+		"or add the fingerprint to `" + report.IgnoreFileName + "` at the root of the repository, saying why:\n\n```\n" +
 		fp + "  # why it is safe\n```\n"
 }
 
@@ -101,7 +104,7 @@ type summaryInput struct {
 // mdNote renders a note made of plain words and file names in Markdown.
 func mdNote(note string) string {
 	note = strings.ReplaceAll(note, scanner.AllowComment, "`"+scanner.AllowComment+"`")
-	return strings.ReplaceAll(note, ignoreFileName, "`"+ignoreFileName+"`")
+	return strings.ReplaceAll(note, report.IgnoreFileName, "`"+report.IgnoreFileName+"`")
 }
 
 // summaryMarkdown is the job summary.
@@ -117,7 +120,7 @@ func summaryMarkdown(in summaryInput) string {
 	fmt.Fprintf(&b, "Scanned %s — %d commit%s, %d file%s.", mdText(in.scope.Describe),
 		in.stats.Commits, plural(int(in.stats.Commits)), in.stats.Files, plural(int(in.stats.Files)))
 	if in.ignored > 0 {
-		fmt.Fprintf(&b, " %d credential%s ignored by `%s`", in.ignored, plural(in.ignored), ignoreFileName)
+		fmt.Fprintf(&b, " %d credential%s ignored by `%s`", in.ignored, plural(in.ignored), report.IgnoreFileName)
 		if in.ignoreFrom != "" {
 			fmt.Fprintf(&b, " of the base commit %s", code(short(in.ignoreFrom)))
 		}
@@ -145,11 +148,11 @@ func summaryMarkdown(in summaryInput) string {
 	}
 	b.WriteString("| Credential | Identifier | Secret (redacted) | Where | Commit | Fingerprint |\n")
 	b.WriteString("|---|---|---|---|---|---|\n")
-	creds := map[string]bool{}
+	creds := map[credential.Kind]bool{}
 	for i := range findings {
 		f := &findings[i]
-		creds[f.Credential] = true
-		l := labelsFor(f.Credential)
+		creds[credential.Kind(f.Credential)] = true
+		l := labelsFor(credential.Kind(f.Credential))
 		name := l.credential
 		if f.Test {
 			name += " (test credentials)"
@@ -172,7 +175,7 @@ func summaryMarkdown(in summaryInput) string {
 		}
 	}
 	b.WriteString("\n### How to fix\n\n")
-	for _, c := range []string{"auth-token", "api-key"} {
+	for _, c := range []credential.Kind{credential.AuthToken, credential.APIKey} {
 		if creds[c] {
 			fmt.Fprintf(&b, "**%s**\n\n%s\n", labelsFor(c).credential, numbered(rotationSteps(c)))
 		}
@@ -184,7 +187,7 @@ func summaryMarkdown(in summaryInput) string {
 	b.WriteString(allowHelp("FINGERPRINT"))
 	if in.ignoreFrom != "" {
 		fmt.Fprintf(&b, "\nOn a %s, `%s` and `%s` are read from the base commit, not from the %s: "+
-			"an entry it adds takes effect once a maintainer merges it.\n", in.scope.proposalNoun(), ignoreFileName, RulesFile,
+			"an entry it adds takes effect once a maintainer merges it.\n", in.scope.proposalNoun(), report.IgnoreFileName, policy.RulesFile,
 			in.scope.proposalNoun())
 	}
 	return b.String()

@@ -1,10 +1,7 @@
 package ghaction
 
 import (
-	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -148,36 +145,5 @@ func TestReadInputs(t *testing.T) {
 	var ie *InputError
 	if !errors.As(err, &ie) || strings.Contains(err.Error(), pasted) {
 		t.Fatalf("err = %v", err)
-	}
-}
-
-// TestFileAt: a file of a commit, as git holds it; a missing one is not
-// an error, a link or a directory is (it is not followed).
-func TestFileAt(t *testing.T) {
-	gitEnv(t)
-	dir := t.TempDir()
-	gitIn(t, dir, "init", "-q", "-b", "main")
-	writeFile(t, dir, ".leakstopignore", "# none\n\n")
-	writeFile(t, dir, "sub/.leakstopignore", "# not at the root\n")
-	writeFile(t, dir, ".leakstop.toml/x", "a directory\n")
-	if err := os.Symlink("sub/.leakstopignore", filepath.Join(dir, "link")); err != nil {
-		t.Skip(err)
-	}
-	sha := commitAll(t, dir, "files")
-	g := &gitRepo{dir: filepath.Join(dir, "sub"), remote: "origin", log: func(string, ...any) {}}
-	ctx := context.Background()
-	if data, ok, err := g.fileAt(ctx, sha, ".leakstopignore"); err != nil || !ok || string(data) != "# none\n\n" {
-		t.Fatalf("file: %q %v %v", data, ok, err)
-	}
-	if _, ok, err := g.fileAt(ctx, sha, "missing"); err != nil || ok {
-		t.Fatalf("missing: %v %v", ok, err)
-	}
-	for _, p := range []string{"link", ".leakstop.toml"} {
-		if _, _, err := g.fileAt(ctx, sha, p); err == nil || !strings.Contains(err.Error(), "is not a regular file") {
-			t.Errorf("%s: %v", p, err)
-		}
-	}
-	if _, _, err := g.fileAt(ctx, strings.Repeat("1", 40), ".leakstopignore"); err == nil {
-		t.Error("a commit that is not there")
 	}
 }

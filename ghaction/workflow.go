@@ -1,6 +1,7 @@
 package ghaction
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/leakstop/leakstop/credential"
+	"github.com/leakstop/leakstop/report"
 	"github.com/leakstop/leakstop/scanner"
 )
 
@@ -69,7 +72,7 @@ func annotations(findings []scanner.Finding, pending map[string]string) []Annota
 	var out []Annotation
 	for i := range findings {
 		f := &findings[i]
-		l := labelsFor(f.Credential)
+		l := labelsFor(credential.Kind(f.Credential))
 		level := "error"
 		if f.Test {
 			level = "warning"
@@ -94,7 +97,7 @@ func annotations(findings []scanner.Finding, pending map[string]string) []Annota
 					capitalize(note))
 			} else {
 				msg.WriteString("Rotate it in the Twilio Console: deleting the line leaves it in git history. ")
-				fmt.Fprintf(&msg, "Not a live credential? Add the fingerprint to %s with the reason, or leakstop:allow on the line.", ignoreFileName)
+				fmt.Fprintf(&msg, "Not a live credential? Add the fingerprint to %s with the reason, or leakstop:allow on the line.", report.IgnoreFileName)
 			}
 			out = append(out, Annotation{
 				Level: level, File: loc.Path, Line: loc.Line, Col: loc.Column,
@@ -154,14 +157,45 @@ func randomHex(n int) string {
 
 type labels struct{ credential, secret, identifier string }
 
-func labelsFor(credential string) labels {
-	switch credential {
-	case "auth-token":
+func labelsFor(kind credential.Kind) labels {
+	switch kind {
+	case credential.AuthToken:
 		return labels{"Twilio Auth Token", "Auth Token", "Account SID"}
-	case "api-key":
+	case credential.APIKey:
 		return labels{"Twilio API Key", "API Key secret", "API Key SID"}
 	}
 	return labels{"Twilio credential", "secret", "identifier"}
 }
 
-const ignoreFileName = ".leakstopignore"
+func capitalize(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
+}
+
+// escapeLines writes each complete line through EscapeData, starting with
+// "leakstop: " (never "::"): the revoker's diagnostics, so that nothing in
+// them can start a workflow command.
+type escapeLines struct {
+	w   io.Writer
+	buf []byte
+}
+
+func (e *escapeLines) Write(p []byte) (int, error) {
+	e.buf = append(e.buf, p...)
+	for {
+		i := bytes.IndexByte(e.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		line := string(e.buf[:i])
+		e.buf = e.buf[i+1:]
+		if !strings.HasPrefix(line, "leakstop: ") {
+			line = "leakstop: " + line
+		}
+		if _, err := fmt.Fprintln(e.w, EscapeData(line)); err != nil {
+			return len(p), err
+		}
+	}
+}

@@ -1,48 +1,15 @@
 package hook
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/leakstop/leakstop/internal/gitcmd"
 )
-
-// GitError is a git command that failed; Stderr is git's own message.
-type GitError struct {
-	Args   []string
-	Stderr string
-	Err    error
-}
-
-func (e *GitError) Error() string {
-	msg := strings.TrimSpace(e.Stderr)
-	if msg == "" {
-		msg = e.Err.Error()
-	}
-	if i := strings.IndexByte(msg, '\n'); i >= 0 {
-		msg = msg[:i]
-	}
-	return fmt.Sprintf("git %s: %s", strings.Join(e.Args, " "), msg)
-}
-
-func (e *GitError) Unwrap() error { return e.Err }
-
-// git runs git in dir and returns its standard output. The environment is
-// inherited, so a hook's GIT_INDEX_FILE and GIT_DIR are honoured.
-func git(ctx context.Context, dir string, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Dir = dir
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		return nil, &GitError{Args: args, Stderr: errb.String(), Err: err}
-	}
-	return out.Bytes(), nil
-}
 
 // Repo locates the work tree that dir is in.
 type Repo struct {
@@ -69,9 +36,9 @@ func FindRepo(ctx context.Context, dir string) (*Repo, error) {
 	} else if !st.IsDir() {
 		return nil, fmt.Errorf("find repository: %s is not a directory", dir)
 	}
-	out, err := git(ctx, abs, "rev-parse", "--is-inside-work-tree", "--show-toplevel", "--git-path", "hooks")
+	out, err := gitcmd.Repo{Dir: abs}.Output(ctx, nil, "rev-parse", "--is-inside-work-tree", "--show-toplevel", "--git-path", "hooks")
 	if err != nil {
-		var ge *GitError
+		var ge *gitcmd.Error
 		if errors.As(err, &ge) && strings.Contains(ge.Stderr, "not a git repository") {
 			return nil, fmt.Errorf("%s is not in a git repository", dir)
 		}

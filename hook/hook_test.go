@@ -106,7 +106,7 @@ func TestScanStaged(t *testing.T) {
 	// Unborn branch: everything staged is new.
 	write(t, dir, "a.env", c1.env())
 	run(t, dir, "git", "add", "a.env")
-	res, err := ScanStaged(ctx, d, dir, scanner.Options{})
+	res, err := ScanStaged(ctx, d, dir, "", scanner.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestScanStaged(t *testing.T) {
 	}
 	write(t, dir, "sub dir/ü name.env", c2.env())
 	run(t, dir, "git", "add", "bin.dat", "big.env", "link.env", "sub dir/ü name.env")
-	res, err = ScanStaged(ctx, d, dir, scanner.Options{MaxFileSize: 1024})
+	res, err = ScanStaged(ctx, d, dir, "", scanner.Options{MaxFileSize: 1024})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,12 +150,16 @@ func TestScanStaged(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("git add: %v %s", err, out)
 	}
-	res, err = ScanStaged(ctx, d, dir, scanner.Options{})
+	res, err = ScanStaged(ctx, d, dir, "", scanner.Options{})
 	if err != nil || len(res.Findings) != 0 {
 		t.Fatalf("default index: %v %v", paths(res.Findings), err)
 	}
-	t.Setenv("GIT_INDEX_FILE", alt)
-	res, err = ScanStaged(ctx, d, dir, scanner.Options{})
+	// (main reads GIT_INDEX_FILE and passes it through IndexFile.)
+	idx, err := IndexFile(alt)
+	if err != nil || idx != alt {
+		t.Fatalf("IndexFile(%q) = %q, %v", alt, idx, err)
+	}
+	res, err = ScanStaged(ctx, d, dir, idx, scanner.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,11 +179,11 @@ func TestScanStagedBrokenRepo(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, ".git", "objects", blob[:2], blob[2:])); err != nil {
 		t.Fatal(err)
 	}
-	_, err := ScanStaged(context.Background(), detector(t), dir, scanner.Options{})
+	_, err := ScanStaged(context.Background(), detector(t), dir, "", scanner.Options{})
 	if err == nil || !strings.Contains(err.Error(), "not found") {
 		t.Fatalf("err = %v, want a missing object", err)
 	}
-	if _, err := ScanStaged(context.Background(), detector(t), t.TempDir(), scanner.Options{}); err == nil {
+	if _, err := ScanStaged(context.Background(), detector(t), t.TempDir(), "", scanner.Options{}); err == nil {
 		t.Fatal("not a repository: no error")
 	}
 }
@@ -284,7 +288,7 @@ func TestWriteBlockedRedacts(t *testing.T) {
 	c := newCred(t)
 	write(t, dir, "x\x1b[31m.env", c.env())
 	run(t, dir, "git", "add", ".")
-	res, err := ScanStaged(context.Background(), detector(t), dir, scanner.Options{})
+	res, err := ScanStaged(context.Background(), detector(t), dir, "", scanner.Options{})
 	if err != nil || len(res.Findings) != 1 {
 		t.Fatalf("%v %v", res, err)
 	}

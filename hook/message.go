@@ -8,16 +8,10 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/leakstop/leakstop/credential"
+	"github.com/leakstop/leakstop/report"
 	"github.com/leakstop/leakstop/scanner"
 )
-
-// RulesFile is the conventional rules file of a repository: when it is at
-// the top of the work tree, the hook (and the GitHub Action) add its rules
-// to the defaults, as --rules-extend does.
-const RulesFile = ".leakstop.toml"
-
-// IgnoreFile is the ignore file the hook reads at the top of the work tree.
-const IgnoreFile = ".leakstopignore"
 
 // WriteBlocked explains to the person committing why the commit was
 // refused: every staged credential (secret redacted) with its place, then
@@ -32,7 +26,7 @@ func WriteBlocked(w io.Writer, findings []scanner.Finding) error {
 	fmt.Fprintf(&b, "leakstop: commit blocked: %s staged for this commit.\n\n", what)
 	for i := range findings {
 		f := &findings[i]
-		l := labelsFor(f.Credential)
+		l := labelsFor(credential.Kind(f.Credential))
 		fmt.Fprintf(&b, "  ● %s  %s", l.credential, f.Secret.String())
 		var about []string
 		if f.Identifier != "" {
@@ -57,9 +51,9 @@ func WriteBlocked(w io.Writer, findings []scanner.Finding) error {
 	b.WriteString("    rotate it in the Twilio Console: removing it from files does not revoke it.\n")
 	b.WriteString("How to allow a false positive (a fixture, Twilio test credentials):\n")
 	b.WriteString("  - put \"leakstop:allow\" in a comment on the line, or\n")
-	fmt.Fprintf(&b, "  - add the fingerprint to %s at the top of the repository, saying why:\n", IgnoreFile)
+	fmt.Fprintf(&b, "  - add the fingerprint to %s at the top of the repository, saying why:\n", report.IgnoreFileName)
 	if n > 0 {
-		fmt.Fprintf(&b, "      echo '%s  # why it is safe' >> %s\n", safe(findings[0].Fingerprint), IgnoreFile)
+		fmt.Fprintf(&b, "      echo '%s  # why it is safe' >> %s\n", safe(findings[0].Fingerprint), report.IgnoreFileName)
 	}
 	b.WriteString("To skip this check once, deliberately: git commit --no-verify\n")
 	_, err := io.WriteString(w, b.String())
@@ -68,11 +62,11 @@ func WriteBlocked(w io.Writer, findings []scanner.Finding) error {
 
 type labels struct{ credential, identifier string }
 
-func labelsFor(credential string) labels {
-	switch credential {
-	case "auth-token":
+func labelsFor(kind credential.Kind) labels {
+	switch kind {
+	case credential.AuthToken:
 		return labels{"Twilio Auth Token", "Account SID"}
-	case "api-key":
+	case credential.APIKey:
 		return labels{"Twilio API Key secret", "API Key SID"}
 	}
 	return labels{"secret", "identifier"}

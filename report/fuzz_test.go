@@ -3,7 +3,6 @@ package report
 import (
 	"bytes"
 	"encoding/json"
-	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -50,32 +49,9 @@ func FuzzReadJSON(f *testing.F) {
 		if len(doc2.Findings) != len(doc.Findings) {
 			t.Fatal("findings lost on re-read")
 		}
-		NewBaseline(doc).Filter(fs)
 		for _, f := range Formats() {
 			if err := Write(&bytes.Buffer{}, f, Report{Findings: fs, Notes: doc.Notes}, Options{}); err != nil {
 				t.Fatalf("write %s: %v", f, err)
-			}
-		}
-	})
-}
-
-func FuzzParseIgnore(f *testing.F) {
-	fp := scanner.Fingerprint("r", "i", randomHex(16))
-	f.Add(fp + "  # comment\n\n# full line\n")
-	f.Add(strings.ToUpper(fp) + "#x\r\n" + fp[:10])
-	f.Add("\xef\xbb\xbf" + fp)
-	f.Add("not a fingerprint\n")
-	f.Fuzz(func(t *testing.T, content string) {
-		ig, err := ParseIgnore(strings.NewReader(content), "fuzz")
-		if err != nil {
-			if !strings.HasPrefix(err.Error(), "fuzz:") {
-				t.Fatalf("error does not name the file: %v", err)
-			}
-			return
-		}
-		for _, e := range ig.Entries() {
-			if !validFingerprint(e.Fingerprint) || !ig.Has(e.Fingerprint) || e.Line < 1 {
-				t.Fatalf("bad entry %+v", e)
 			}
 		}
 	})

@@ -289,8 +289,8 @@ func ReadJSON(r io.Reader) (*Document, error) {
 
 func (f *DocFinding) validate() error {
 	f.Fingerprint = strings.ToLower(f.Fingerprint)
-	if !validFingerprint(f.Fingerprint) {
-		return fmt.Errorf("fingerprint: want %d lower-case hexadecimal digits", fingerprintLen)
+	if !ValidFingerprint(f.Fingerprint) {
+		return fmt.Errorf("fingerprint: want %d lower-case hexadecimal digits", FingerprintLen)
 	}
 	if _, ok := parseConfidence(f.Confidence); !ok {
 		return fmt.Errorf("confidence %q: want high, medium or low", f.Confidence)
@@ -357,4 +357,23 @@ func (d *Document) ScannerFindings() []scanner.Finding {
 		out = append(out, f)
 	}
 	return out
+}
+
+// FingerprintLen is the length of a finding's fingerprint in hexadecimal
+// digits, as scanner.Fingerprint makes them.
+var FingerprintLen = len(scanner.Fingerprint("", "", ""))
+
+// ValidFingerprint reports whether s is a fingerprint as leakstop prints
+// them: FingerprintLen lower-case hexadecimal digits.
+func ValidFingerprint(s string) bool {
+	if len(s) != FingerprintLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }

@@ -1,7 +1,6 @@
 // Package report writes scan results for people (text) and for machines
 // (JSON, SARIF, CSV), and reads the JSON form back: a baseline of known
-// findings (--baseline) and the revoker's input. It also loads the
-// .leakstopignore file of fingerprints that are not to be reported.
+// findings (--baseline, applied by package policy) and the revoker's input.
 //
 // Secrets stay redacted in every format unless Options.NoRedact is set,
 // and SARIF — which is uploaded to code-scanning services — never holds a
@@ -14,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/leakstop/leakstop/credential"
 	"github.com/leakstop/leakstop/scanner"
 )
 
@@ -96,7 +96,9 @@ const (
 	InformationURI = "https://leakstop.dev"
 )
 
-// IgnoreFileName is the conventional name of the ignore file.
+// IgnoreFileName is the name of the ignore file, read at the top of the
+// scanned tree by package policy and named in the reports' help: the one
+// place it is spelled.
 const IgnoreFileName = ".leakstopignore"
 
 // secretText is the form of a secret that a format may print.
@@ -110,11 +112,11 @@ func secretText(f *scanner.Finding, noRedact bool) string {
 // labels names the halves of a credential for people.
 type labels struct{ identifier, secret, credential string }
 
-func labelsFor(credential, identifier string) labels {
-	switch credential {
-	case "auth-token":
+func labelsFor(kind credential.Kind, identifier string) labels {
+	switch kind {
+	case credential.AuthToken:
 		return labels{"Account SID", "Auth Token", "Twilio Auth Token"}
-	case "api-key":
+	case credential.APIKey:
 		return labels{"API Key SID", "API Key secret", "Twilio API Key"}
 	}
 	switch {

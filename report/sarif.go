@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/leakstop/leakstop/credential"
 	"github.com/leakstop/leakstop/scanner"
 )
 
@@ -175,7 +176,7 @@ func writeSARIF(w io.Writer, r Report, o Options) error {
 }
 
 func sarifRuleFor(f *scanner.Finding) sarifRule {
-	l := labelsFor(f.Credential, f.Identifier)
+	l := labelsFor(credential.Kind(f.Credential), f.Identifier)
 	short := f.Description
 	if short == "" {
 		short = "Leaked " + l.credential
@@ -184,7 +185,7 @@ func sarifRuleFor(f *scanner.Finding) sarifRule {
 	if f.Identifier == "" {
 		full = fmt.Sprintf("A leaked %s, found without its %s. The %s is not secret and is easy to find — often in the same project — so treat the %s as exposed until it is rotated.", l.secret, l.identifier, l.identifier, l.secret)
 	}
-	rotate, rotateMD := rotationHelp(f.Credential)
+	rotate, rotateMD := rotationHelp(credential.Kind(f.Credential))
 	allow := fmt.Sprintf("If the value is not a live credential (a fixture, or Twilio test credentials), allow it: add the fingerprint from the alert to %s at the repository root, with a comment saying why:", IgnoreFileName)
 	ignoreLine := "FINGERPRINT  # test fixture, not a live credential"
 	text := full + "\n\nHow to fix: " + rotate + "\n\n" + allow + "\n\n    " + ignoreLine + "\n"
@@ -204,10 +205,10 @@ func sarifRuleFor(f *scanner.Finding) sarifRule {
 // rotationHelp says how to cut off a leaked credential, as text and
 // markdown. Deleting the file is never enough: git history and clones keep
 // the secret.
-func rotationHelp(credential string) (text, markdown string) {
+func rotationHelp(kind credential.Kind) (text, markdown string) {
 	const history = "Removing the secret from the file is not enough: it stays in git history, forks and clones."
-	switch credential {
-	case "auth-token":
+	switch kind {
+	case credential.AuthToken:
 		steps := []string{
 			"In the Twilio Console, open Account > API keys & tokens and request a secondary Auth Token.",
 			"Deploy the secondary token everywhere the account's Auth Token is used.",
@@ -215,7 +216,7 @@ func rotationHelp(credential string) (text, markdown string) {
 			"Check the account's usage and logs for activity you do not recognise.",
 		}
 		return strings.Join(steps, " ") + " " + history, numbered(steps) + "\n\n" + history
-	case "api-key":
+	case credential.APIKey:
 		steps := []string{
 			"In the Twilio Console, open Account > API keys & tokens and create a new API key.",
 			"Deploy the new key SID and secret everywhere the leaked key is used.",
@@ -252,7 +253,7 @@ func ruleName(id string) string {
 }
 
 func sarifResultFor(f *scanner.Finding, loc *scanner.Location, ruleIdx int, seen map[string]int) sarifResult {
-	l := labelsFor(f.Credential, f.Identifier)
+	l := labelsFor(credential.Kind(f.Credential), f.Identifier)
 	level := "error"
 	if f.Test {
 		level = "note"

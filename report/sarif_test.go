@@ -102,7 +102,7 @@ func checkSARIF(t *testing.T, log obj, r Report) []any {
 		if str(res, "message", "text") == "" {
 			t.Errorf("results[%d]: no message", i)
 		}
-		if fp := str(res, "partialFingerprints", fingerprintKey); len(fp) != fingerprintLen {
+		if fp := str(res, "partialFingerprints", fingerprintKey); len(fp) != FingerprintLen {
 			t.Errorf("results[%d]: partial fingerprint %q", i, fp)
 		}
 		locs := arr(res, "locations")

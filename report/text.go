@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/leakstop/leakstop/credential"
 	"github.com/leakstop/leakstop/scanner"
 )
 
@@ -69,7 +70,7 @@ func writeText(w io.Writer, r Report, o Options) error {
 }
 
 func writeTextFinding(b *strings.Builder, p painter, f *scanner.Finding, noRedact bool) {
-	l := labelsFor(f.Credential, f.Identifier)
+	l := labelsFor(credential.Kind(f.Credential), f.Identifier)
 	head := p.paint(ansiBold+ansiRed, "● "+l.credential)
 	fmt.Fprintf(b, "%s  %s  confidence %s", head, safeText(f.RuleID), f.Confidence)
 	if f.Test {

@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 
 	"github.com/leakstop/leakstop/hook"
+	"github.com/leakstop/leakstop/pipeline"
+	"github.com/leakstop/leakstop/policy"
 	"github.com/leakstop/leakstop/report"
 	"github.com/leakstop/leakstop/scanner"
 )
@@ -22,8 +23,8 @@ const hookUsage = `hook install|uninstall|run [flags]
              on a finding (exit 1) or an error (exit 2)
 
 The hook scans only what is staged, offline, with the embedded rules plus
-` + hook.RulesFile + ` at the top of the work tree when there is one, and
-honours ` + hook.IgnoreFile + ` and leakstop:allow.`
+` + policy.RulesFile + ` at the top of the work tree when there is one, and
+honours ` + report.IgnoreFileName + ` and leakstop:allow.`
 
 func runHook(ctx context.Context, s *stdio, args []string) error {
 	if len(args) == 0 {
@@ -131,8 +132,8 @@ func runHookUninstall(ctx context.Context, s *stdio, args []string) error {
 // the commit: findings exit 1, anything else 2.
 func runHookRun(ctx context.Context, s *stdio, args []string) error {
 	fs := newFlagSet("hook run", "hook run [flags]\n\nScans what is staged for the next commit; exit 1 blocks the commit on findings, 2 on errors.", s.out)
-	rulesExtend := fs.String("rules-extend", "", "rules `FILE` added to the defaults (default: "+hook.RulesFile+" at the top of the work tree, if any)")
-	ignoreFile := fs.String("ignore-file", "", "fingerprints to ignore (default: "+hook.IgnoreFile+" at the top of the work tree)")
+	rulesExtend := fs.String("rules-extend", "", "rules `FILE` added to the defaults (default: "+policy.RulesFile+" at the top of the work tree, if any)")
+	ignoreFile := fs.String("ignore-file", "", "fingerprints to ignore (default: "+report.IgnoreFileName+" at the top of the work tree)")
 	maxSize := fs.Int64("max-file-size", scanner.DefaultMaxFileSize, "skip staged files larger than this many `BYTES`")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -153,41 +154,23 @@ func hookRun(ctx context.Context, s *stdio, rulesExtend, ignoreFile string, maxS
 	if err != nil {
 		return err
 	}
-	if rulesExtend == "" {
-		p := filepath.Join(repo.Top, hook.RulesFile)
-		if _, err := os.Stat(p); err == nil {
-			rulesExtend = p
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("read rules: %w", err)
-		}
-	}
-	set, err := loadRules("", rulesExtend)
+	idx, err := hook.IndexFile(os.Getenv("GIT_INDEX_FILE"))
 	if err != nil {
 		return err
 	}
-	d, err := scanner.NewDetector(set)
-	if err != nil {
-		return err
-	}
-	res, err := hook.ScanStaged(ctx, d, repo.Top, scanner.Options{
+	res, err := pipeline.Run(ctx, pipeline.Options{
+		Source:      pipeline.Source{Kind: pipeline.SourceGit, Path: repo.Top, Git: scanner.GitOptions{Staged: true, IndexFile: idx}},
+		Policy:      policy.Options{Dir: repo.Top, RulesExtend: rulesExtend, IgnoreFile: ignoreFile},
 		MaxFileSize: maxSize,
 		Warn:        func(msg string) { s.warnf("%s", msg) },
 	})
 	if err != nil {
 		return err
 	}
-	if ignoreFile == "" {
-		ignoreFile = filepath.Join(repo.Top, hook.IgnoreFile)
-	}
-	ig, err := report.LoadIgnore(ignoreFile)
-	if err != nil {
-		return err
-	}
-	findings, _ := ig.Filter(res.Findings)
-	if len(findings) == 0 {
+	if len(res.Findings) == 0 {
 		return nil
 	}
-	if err := hook.WriteBlocked(s.err, findings); err != nil {
+	if err := hook.WriteBlocked(s.err, res.Findings); err != nil {
 		return err
 	}
 	return errFindings

@@ -12,6 +12,8 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"github.com/leakstop/leakstop/pipeline"
 )
 
 // Exit codes, documented in the README and tested by testdata/script.
@@ -21,8 +23,9 @@ const (
 	exitError    = 2
 )
 
-// errFindings is returned by a command that ran correctly and found leaks.
-var errFindings = errors.New("findings")
+// errFindings is returned by a command that ran correctly and found
+// leaks: the pipeline's, so that every front end means the same by it.
+var errFindings = pipeline.ErrFindings
 
 // usageError is a mistake in how the command was called.
 type usageError struct{ msg string }

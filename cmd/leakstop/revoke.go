@@ -8,8 +8,8 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
 
+	"github.com/leakstop/leakstop/pipeline"
 	"github.com/leakstop/leakstop/report"
 	"github.com/leakstop/leakstop/revoker"
 	"github.com/leakstop/leakstop/scanner"
@@ -48,9 +48,6 @@ Exit status:
      inconclusive verification
   2  error: bad flags or configuration, unreadable or redacted report,
      a rotation that failed or is unfinished (see "revoke status")`
-
-// errRevokeFailed: a rotation failed or was left unfinished.
-var errRevokeFailed = errors.New("rotation failed")
 
 func runRevoke(ctx context.Context, s *stdio, args []string) error {
 	if len(args) > 0 {
@@ -136,120 +133,16 @@ func readUnredactedReport(path string, in io.Reader) ([]scanner.Finding, error) 
 }
 
 // revokeFindings plans (or, in apply mode, applies) the revoker on
-// findings, writes the plan or result to w, and records the verification
-// in the findings. It returns errFindings when a credential may still be
-// live and was not rotated, an error wrapping errRevokeFailed when a
-// rotation failed.
+// findings and writes the plan or result to w; see pipeline.Revoke for
+// what it returns.
 func revokeFindings(ctx context.Context, s *stdio, rf revokerFlags, mode revoker.Mode, findings []scanner.Finding, w io.Writer, format string) error {
-	leaks, keys := leaksOf(findings, os.Getenv("GITHUB_REPOSITORY"))
-	rs, err := openRevoker(ctx, s, rf, sessionOptions{mode: mode, sinks: true})
-	if err != nil {
-		return err
-	}
-	defer rs.Close()
-	if rs.cfg.Mode != revoker.ModeApply {
-		p, err := rs.rv.Plan(ctx, leaks)
-		if err != nil {
-			return fmt.Errorf("plan: %w", err)
-		}
-		annotate(findings, keys, p.Items, time.Now().UTC().Truncate(time.Second))
-		if err := writeOut(w, format, p.WriteText, p.WriteJSON); err != nil {
-			return err
-		}
-		return planExit(s, p)
-	}
-	res, err := rs.rv.Apply(ctx, leaks)
-	annotate(findings, keys, res.Items, time.Now().UTC().Truncate(time.Second))
-	if werr := writeOut(w, format, res.WriteText, res.WriteJSON); werr != nil && err == nil {
-		err = werr
-	}
-	if err != nil {
-		return fmt.Errorf("apply: %w", err)
-	}
-	return resultExit(s, res)
+	return pipeline.Revoke(ctx, revokerOptions(s, rf), mode, findings, w, format)
 }
 
 // resumeFindings finishes interrupted rotations, with the report's
 // secrets when given.
 func resumeFindings(ctx context.Context, s *stdio, rf revokerFlags, findings []scanner.Finding, w io.Writer, format string) error {
-	leaks, _ := leaksOf(findings, os.Getenv("GITHUB_REPOSITORY"))
-	rs, err := openRevoker(ctx, s, rf, sessionOptions{mode: revoker.ModeApply, sinks: true})
-	if err != nil {
-		return err
-	}
-	defer rs.Close()
-	res, err := rs.rv.Resume(ctx, leaks...)
-	if werr := writeOut(w, format, res.WriteText, res.WriteJSON); werr != nil && err == nil {
-		err = werr
-	}
-	if err != nil {
-		return fmt.Errorf("resume: %w", err)
-	}
-	if len(res.Items) == 0 {
-		s.hintf("no unfinished rotation in %s", rs.st.Location())
-	}
-	return resultExit(s, res)
-}
-
-func writeOut(w io.Writer, format string, text, js func(io.Writer) error) error {
-	if format == "json" {
-		return js(w)
-	}
-	return text(w)
-}
-
-// planExit: 2 when an earlier rotation failed and needs a person, 1 when a
-// credential may still be live, 0 otherwise.
-func planExit(s *stdio, p revoker.Plan) error {
-	var attention, rotatable, live int
-	for _, it := range p.Items {
-		switch it.Decision {
-		case revoker.DecisionAttention:
-			attention++
-		case revoker.DecisionRotate, revoker.DecisionResume, revoker.DecisionRetry:
-			rotatable++
-		case revoker.DecisionNotOwned, revoker.DecisionBlocked, revoker.DecisionUnknown:
-			live++
-		}
-	}
-	if attention > 0 {
-		return fmt.Errorf("%w: %d earlier rotation(s) failed and need a person (see leakstop revoke status)", errRevokeFailed, attention)
-	}
-	if rotatable > 0 {
-		s.hintf("nothing was changed; %d credential(s) would be rotated as planned by --apply (scan: --revoke apply)", rotatable)
-	}
-	if rotatable+live > 0 {
-		return errFindings
-	}
-	return nil
-}
-
-// resultExit: 2 when a rotation failed or is unfinished, 1 when a
-// credential may still be live and was not rotated, 0 otherwise.
-func resultExit(s *stdio, r revoker.Result) error {
-	var bad, live int
-	for _, it := range r.Items {
-		switch it.Outcome {
-		case revoker.OutcomeFailed, revoker.OutcomeIncomplete, revoker.OutcomeNeedsInput, revoker.OutcomeBusy:
-			bad++
-		case revoker.OutcomeReported:
-			live++
-		case revoker.OutcomeSkipped:
-			switch it.Decision {
-			case revoker.DecisionAttention:
-				bad++
-			case revoker.DecisionNotOwned, revoker.DecisionBlocked, revoker.DecisionUnknown, revoker.DecisionRotate, revoker.DecisionResume, revoker.DecisionRetry:
-				live++
-			}
-		}
-	}
-	if bad > 0 {
-		return fmt.Errorf("%w: %d rotation(s) failed or are unfinished (see above, and leakstop revoke status)", errRevokeFailed, bad)
-	}
-	if live > 0 {
-		return errFindings
-	}
-	return nil
+	return pipeline.Resume(ctx, revokerOptions(s, rf), findings, w, format)
 }
 
 const revokeStatusUsage = `revoke status [--json] [--config FILE | --state DSN]
@@ -272,12 +165,12 @@ func runRevokeStatus(ctx context.Context, s *stdio, args []string) error {
 	if len(pos) > 0 {
 		return &usageError{msg: "revoke status takes no arguments"}
 	}
-	rs, err := openRevoker(ctx, s, rf, sessionOptions{})
+	rs, err := pipeline.OpenRevoker(ctx, revokerOptions(s, rf), pipeline.SessionOptions{})
 	if err != nil {
 		return err
 	}
 	defer rs.Close()
-	st, err := rs.rv.Status(ctx)
+	st, err := rs.Revoker.Status(ctx)
 	if err != nil {
 		return err
 	}
@@ -290,7 +183,7 @@ func runRevokeStatus(ctx context.Context, s *stdio, args []string) error {
 		return enc.Encode(st)
 	}
 	if len(st) == 0 {
-		fmt.Fprintf(s.out, "no rotations in %s\n", rs.st.Location())
+		fmt.Fprintf(s.out, "no rotations in %s\n", rs.Store.Location())
 		return nil
 	}
 	return revoker.WriteStatusText(s.out, st)
@@ -314,12 +207,12 @@ func runRevokeAudit(ctx context.Context, s *stdio, args []string) error {
 	if len(pos) > 0 {
 		return &usageError{msg: "revoke audit takes no arguments"}
 	}
-	rs, err := openRevoker(ctx, s, rf, sessionOptions{})
+	rs, err := pipeline.OpenRevoker(ctx, revokerOptions(s, rf), pipeline.SessionOptions{})
 	if err != nil {
 		return err
 	}
 	defer rs.Close()
-	return rs.rv.Audit(ctx, s.out)
+	return rs.Revoker.Audit(ctx, s.out)
 }
 
 // parseRevokeMode reads scan's --revoke: "plan" or "apply".

@@ -3,52 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 
-	"github.com/leakstop/leakstop/rules"
+	"github.com/leakstop/leakstop/policy"
 	"github.com/leakstop/leakstop/scanner"
 )
-
-// loadRules builds the rule set: the embedded defaults, or the --rules file
-// (added to the defaults when it says [extend] default = true), then the
-// --rules-extend file on top.
-func loadRules(rulesPath, extendPath string) (*rules.Set, error) {
-	set, err := rules.Default()
-	if err != nil {
-		return nil, err
-	}
-	if rulesPath != "" {
-		f, err := parseRulesFile(rulesPath)
-		if err != nil {
-			return nil, err
-		}
-		if f.ExtendDefault {
-			if set, err = rules.Merge(set, f); err != nil {
-				return nil, err
-			}
-		} else {
-			set = f.Set
-		}
-	}
-	if extendPath != "" {
-		f, err := parseRulesFile(extendPath)
-		if err != nil {
-			return nil, err
-		}
-		if set, err = rules.Merge(set, f); err != nil {
-			return nil, err
-		}
-	}
-	return set, nil
-}
-
-func parseRulesFile(path string) (*rules.File, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read rules: %w", err)
-	}
-	return rules.Parse(path, data)
-}
 
 func runRules(_ context.Context, s *stdio, args []string) error {
 	fs := newFlagSet("rules", "rules test [FILE]\n\nRuns every example and counter-example of the rules in FILE (the\nembedded defaults when FILE is omitted; FILE is added to them when it\nsays [extend] default = true).", s.out)
@@ -64,7 +22,7 @@ func runRules(_ context.Context, s *stdio, args []string) error {
 	if len(pos) == 2 {
 		path = pos[1]
 	}
-	set, err := loadRules(path, "")
+	set, err := policy.LoadRules(path, "")
 	if err != nil {
 		return err
 	}

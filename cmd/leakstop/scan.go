@@ -1,18 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/leakstop/leakstop/hook"
+	"github.com/leakstop/leakstop/pipeline"
+	"github.com/leakstop/leakstop/policy"
 	"github.com/leakstop/leakstop/report"
 	"github.com/leakstop/leakstop/revoker"
 	"github.com/leakstop/leakstop/scanner"
@@ -23,7 +23,11 @@ const scanUsage = `scan [flags] [PATH | -]
 Scans PATH (default ".") for Twilio credentials. A git repository is
 scanned through its whole history (every ref, every commit); a directory
 that is not a repository, or any directory with --no-git, is scanned as
-files; "-" reads standard input.
+files; "-" reads standard input. The rules are the embedded ones plus
+those of ` + policy.RulesFile + ` at the top of the scanned directory (the current
+one for a file or "-"), as the pre-commit hook and the GitHub Action read
+it; --rules-extend takes its place. ` + report.IgnoreFileName + ` and
+leakstop:allow comments are honoured.
 
 --verify checks each distinct credential against Twilio (read-only) and
 adds the answer (live, dead, unknown, test) and when to the report.
@@ -56,12 +60,12 @@ func runScan(ctx context.Context, s *stdio, args []string) error {
 	fs := newFlagSet("scan", scanUsage, s.out)
 	var f scanFlags
 	fs.StringVar(&f.rules, "rules", "", "rules `FILE` replacing the embedded defaults (or added to them with [extend] default = true)")
-	fs.StringVar(&f.rulesExtend, "rules-extend", "", "rules `FILE` added to the rules in use")
+	fs.StringVar(&f.rulesExtend, "rules-extend", "", "rules `FILE` added to the rules in use (default: "+policy.RulesFile+" in the scanned directory, if any)")
 	fs.StringVar(&f.format, "format", "text", "report format: text, json, sarif or csv")
 	fs.StringVar(&f.output, "output", "", "write the report to `FILE` instead of standard output")
 	fs.BoolVar(&f.noRedact, "no-redact", false, "print full secrets in the report (dangerous)")
 	fs.StringVar(&f.baseline, "baseline", "", "report only findings not in this earlier JSON `REPORT`")
-	fs.StringVar(&f.ignoreFile, "ignore-file", "", "fingerprints to ignore (default: .leakstopignore in the scanned directory)")
+	fs.StringVar(&f.ignoreFile, "ignore-file", "", "fingerprints to ignore (default: "+report.IgnoreFileName+" in the scanned directory)")
 	fs.Int64Var(&f.maxFileSize, "max-file-size", scanner.DefaultMaxFileSize, "skip files and blobs larger than this many `BYTES`")
 	fs.IntVar(&f.workers, "workers", 0, "parallel workers (default: number of CPUs)")
 	fs.BoolVar(&f.noGit, "no-git", false, "scan a repository's working tree as files, not its history")
@@ -108,150 +112,81 @@ func runScan(ctx context.Context, s *stdio, args []string) error {
 	}
 	if f.verify || f.revoke != "" {
 		// A broken configuration fails now, not after a long scan.
-		if _, err := loadRevokerConfig(f.rf); err != nil {
+		if _, err := pipeline.LoadRevokerConfig(f.rf.config); err != nil {
 			return err
 		}
 	}
 
-	set, err := loadRules(f.rules, f.rulesExtend)
-	if err != nil {
-		return err
-	}
-	d, err := scanner.NewDetector(set)
-	if err != nil {
-		return err
-	}
-	opts := scanner.Options{
+	o := pipeline.Options{
+		Source:      pipeline.Source{Path: target},
 		MaxFileSize: f.maxFileSize,
 		Workers:     f.workers,
 		Warn:        func(msg string) { s.warnf("%s", msg) },
+		Target:      target,
 	}
-
-	var res *scanner.Result
-	isRepo := target != "-" && !f.noGit && scanner.IsGitRepo(target)
+	o.Policy = policy.Options{Dir: configDir(target), Rules: f.rules, RulesExtend: f.rulesExtend,
+		IgnoreFile: f.ignoreFile, Baseline: f.baseline, Log: func(format string, a ...any) { s.hintf(format, a...) }}
 	switch {
 	case target == "-":
-		res, err = scanner.ScanReader(ctx, d, "stdin", s.in, opts)
-	case isRepo:
-		gopts := scanner.GitOptions{
-			Options: opts, Range: f.rangeSpec, Staged: f.staged, Branch: f.branch,
-			AllObjects: f.allObjects, AllLocations: f.allLocations,
-		}
+		o.Source = pipeline.Source{Kind: pipeline.SourceStdin, Stdin: s.in, StdinName: "stdin"}
+	case f.noGit:
+		o.Source.Kind = pipeline.SourceFiles
+	default:
+		o.Source.Git = scanner.GitOptions{Range: f.rangeSpec, Staged: f.staged, Branch: f.branch,
+			AllObjects: f.allObjects, AllLocations: f.allLocations}
 		if f.staged {
-			if gopts.IndexFile, err = hook.IndexFileFromEnv(); err != nil {
+			if o.Source.Git.IndexFile, err = hook.IndexFile(os.Getenv("GIT_INDEX_FILE")); err != nil {
 				return err
 			}
 		}
 		if f.since != "" {
-			if gopts.Since, err = parseDate(f.since); err != nil {
+			if o.Source.Git.Since, err = parseDate(f.since); err != nil {
 				return &usageError{msg: err.Error()}
 			}
-		}
-		res, err = scanner.ScanGit(ctx, d, target, gopts)
-	default:
-		if gitFlags {
-			return fmt.Errorf("scan %s: not a git repository, and git flags were given", target)
-		}
-		res, err = scanner.ScanDir(ctx, d, target, opts)
-	}
-	if err != nil {
-		return err
-	}
-
-	findings := res.Findings
-	ignorePath := f.ignoreFile
-	if ignorePath == "" {
-		ignorePath = defaultIgnorePath(target)
-	}
-	ig, err := report.LoadIgnore(ignorePath)
-	if err != nil {
-		return err
-	}
-	findings, ignored := ig.Filter(findings)
-	if len(ignored) > 0 {
-		s.hintf("%d credential(s) ignored by %s", len(ignored), ignorePath)
-	}
-	if f.baseline != "" {
-		b, err := report.LoadBaseline(f.baseline)
-		if err != nil {
-			return err
-		}
-		var known []scanner.Finding
-		findings, known = b.Filter(findings)
-		if len(known) > 0 {
-			s.hintf("%d credential(s) already in baseline %s", len(known), f.baseline)
 		}
 	}
 	// The revoker, in this process: its plan or result is held until the
 	// report is out, and the findings get the verification.
-	var revokeOut bytes.Buffer
-	var revokeErr error
 	switch {
 	case f.revoke != "":
-		revokeErr = revokeFindings(ctx, s, f.rf, revokeMode, findings, &revokeOut, "text")
-	case f.verify:
-		if err := verifyFindings(ctx, s, f.rf, findings); err != nil {
-			return err
+		o.Revoke = pipeline.RevokeStep{Mode: pipeline.RevokePlan, Options: revokerOptions(s, f.rf)}
+		if revokeMode == revoker.ModeApply {
+			o.Revoke.Mode = pipeline.RevokeApply
 		}
+	case f.verify:
+		o.Revoke = pipeline.RevokeStep{Mode: pipeline.RevokeVerify, Options: revokerOptions(s, f.rf)}
 	}
-	rep := report.Report{Findings: findings, Stats: res.Stats, Notes: res.Notes, Target: target}
 	ropts := report.Options{NoRedact: f.noRedact, ToolVersion: toolVersion(), Root: target}
-	if err := writeReport(s, f, format, rep, ropts); err != nil {
+	if f.output == "" {
+		ropts.Color = useColor(f.color, s.out)
+	}
+	o.Reports = []pipeline.Output{{Format: format, Path: f.output, W: s.out, Options: ropts}}
+	res, err := pipeline.Run(ctx, o)
+	if err != nil {
 		return err
 	}
-	if revokeOut.Len() > 0 {
+	if len(res.Ignored) > 0 {
+		s.hintf("%d credential(s) ignored by %s", len(res.Ignored), res.Policy.IgnoreFrom())
+	}
+	if len(res.Known) > 0 {
+		s.hintf("%d credential(s) already in baseline %s", len(res.Known), f.baseline)
+	}
+	if len(res.RevokeOutput) > 0 {
 		w := s.out
 		if f.output == "" && format != report.Text {
 			w = s.err // keep a machine-readable report parseable
 		} else {
 			fmt.Fprintln(w)
 		}
-		if _, err := w.Write(revokeOut.Bytes()); err != nil {
+		if _, err := w.Write(res.RevokeOutput); err != nil {
 			return fmt.Errorf("write revoke output: %w", err)
 		}
 	}
-	if revokeErr != nil && !errors.Is(revokeErr, errFindings) {
-		return revokeErr
+	if res.RevokeErr != nil && !errors.Is(res.RevokeErr, errFindings) {
+		return res.RevokeErr
 	}
-	if len(findings) > 0 {
+	if len(res.Findings) > 0 {
 		return errFindings
-	}
-	return nil
-}
-
-// writeReport writes to --output atomically, or to stdout.
-func writeReport(s *stdio, f scanFlags, format report.Format, rep report.Report, o report.Options) error {
-	if f.output == "" {
-		o.Color = useColor(f.color, s.out)
-		return report.Write(s.out, format, rep, o)
-	}
-	var buf bytes.Buffer
-	if err := report.Write(&buf, format, rep, o); err != nil {
-		return err
-	}
-	return writeFileAtomic(f.output, buf.Bytes())
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".leakstop-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }
@@ -274,13 +209,16 @@ func useColor(mode string, w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-func defaultIgnorePath(target string) string {
+// configDir is where the scanned tree's own configuration
+// (policy.RulesFile, the ignore file) is read: the directory scanned, or
+// the current one for a file or standard input.
+func configDir(target string) string {
 	if target != "-" {
 		if st, err := os.Stat(target); err == nil && st.IsDir() {
-			return filepath.Join(target, ".leakstopignore")
+			return target
 		}
 	}
-	return ".leakstopignore"
+	return "."
 }
 
 func parseDate(s string) (time.Time, error) {

@@ -1,4 +1,4 @@
-package report
+package policy
 
 import (
 	"errors"
@@ -6,13 +6,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/leakstop/leakstop/report"
 	"github.com/leakstop/leakstop/scanner"
 )
 
 func TestBaseline(t *testing.T) {
 	fx := newFixture(71)
 	old := sampleReport(fx)
-	p := writeFile(t, "baseline.json", render(t, JSON, old, Options{}))
+	p := writeFile(t, "baseline.json", render(t, report.JSON, old, report.Options{}))
 	b, err := LoadBaseline(p)
 	if err != nil {
 		t.Fatal(err)
@@ -45,15 +46,15 @@ func TestBaselineErrors(t *testing.T) {
 	for _, c := range []struct {
 		name, content string
 	}{
-		{"sarif", render(t, SARIF, r, Options{})},
-		{"csv", render(t, CSV, r, Options{})},
-		{"text", render(t, Text, r, Options{})},
+		{"sarif", render(t, report.SARIF, r, report.Options{})},
+		{"csv", render(t, report.CSV, r, report.Options{})},
+		{"text", render(t, report.Text, r, report.Options{})},
 		{"other json", `{"results": []}`},
 		{"empty", ""},
 	} {
 		p := writeFile(t, "report."+c.name, c.content)
 		_, err := LoadBaseline(p)
-		if !errors.Is(err, ErrNotReport) {
+		if !errors.Is(err, report.ErrNotReport) {
 			t.Errorf("%s: error %v, want ErrNotReport", c.name, err)
 			continue
 		}
@@ -70,8 +71,8 @@ func TestBaselineErrors(t *testing.T) {
 	if _, err := LoadBaseline(filepath.Join(t.TempDir(), "missing.json")); err == nil || !strings.Contains(err.Error(), "baseline") {
 		t.Errorf("missing baseline: %v", err)
 	}
-	p := writeFile(t, "v9.json", `{"schema": "`+SchemaURI+`", "version": 9}`)
-	if _, err := LoadBaseline(p); err == nil || errors.Is(err, ErrNotReport) || !strings.Contains(err.Error(), "version 9") {
+	p := writeFile(t, "v9.json", `{"schema": "`+report.SchemaURI+`", "version": 9}`)
+	if _, err := LoadBaseline(p); err == nil || errors.Is(err, report.ErrNotReport) || !strings.Contains(err.Error(), "version 9") {
 		t.Errorf("future version: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package report
+package policy
 
 import (
 	"errors"
@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/leakstop/leakstop/report"
 	"github.com/leakstop/leakstop/scanner"
 )
 
@@ -17,20 +18,20 @@ type Baseline struct {
 	// Path is the report the baseline came from.
 	Path string
 	// Document is the report itself.
-	Document *Document
+	Document *report.Document
 	known    map[string]bool
 }
 
 // LoadBaseline reads the JSON report at path as a baseline. A file that is
-// not a leakstop JSON report is an error wrapping ErrNotReport.
+// not a leakstop JSON report is an error wrapping report.ErrNotReport.
 func LoadBaseline(path string) (*Baseline, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read baseline: %w", err)
 	}
 	defer f.Close()
-	doc, err := ReadJSON(f)
-	if errors.Is(err, ErrNotReport) {
+	doc, err := report.ReadJSON(f)
+	if errors.Is(err, report.ErrNotReport) {
 		return nil, fmt.Errorf("baseline %s: %w; write one with --format json", path, err)
 	}
 	if err != nil {
@@ -42,7 +43,7 @@ func LoadBaseline(path string) (*Baseline, error) {
 }
 
 // NewBaseline makes a baseline of the findings in doc.
-func NewBaseline(doc *Document) *Baseline {
+func NewBaseline(doc *report.Document) *Baseline {
 	b := &Baseline{Document: doc, known: map[string]bool{}}
 	if doc != nil {
 		for _, f := range doc.Findings {

@@ -1,4 +1,4 @@
-package report
+package policy
 
 import (
 	"bufio"
@@ -10,28 +10,12 @@ import (
 	"os"
 	"strings"
 
+	"github.com/leakstop/leakstop/report"
 	"github.com/leakstop/leakstop/scanner"
 )
 
-// fingerprintLen is the length of a finding's fingerprint in hexadecimal
-// digits, as scanner.Fingerprint makes them.
-var fingerprintLen = len(scanner.Fingerprint("", "", ""))
-
-func validFingerprint(s string) bool {
-	if len(s) != fingerprintLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
-
-// Ignore is a set of fingerprints not to report, read from a
-// .leakstopignore file:
+// Ignore is a set of fingerprints not to report, read from an
+// ignore file (IgnoreFile):
 //
 //	# Lines are fingerprints, as leakstop prints them, each optionally
 //	# followed by a comment saying why it is safe.
@@ -97,8 +81,8 @@ func ParseIgnore(r io.Reader, name string) (*Ignore, error) {
 			continue // blank or a comment
 		}
 		fp := strings.ToLower(text)
-		if !validFingerprint(fp) {
-			what := fmt.Sprintf("want a fingerprint of %d hexadecimal digits, optionally followed by # comment", fingerprintLen)
+		if !report.ValidFingerprint(fp) {
+			what := fmt.Sprintf("want a fingerprint of %d hexadecimal digits, optionally followed by # comment", report.FingerprintLen)
 			if strings.ContainsAny(text, " \t\v\f\r") {
 				what = "want one fingerprint per line, optionally followed by # comment"
 			}

@@ -1,4 +1,4 @@
-package report
+package policy
 
 import (
 	"os"
@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/leakstop/leakstop/report"
 	"github.com/leakstop/leakstop/scanner"
 )
 
@@ -28,7 +29,7 @@ func TestLoadIgnore(t *testing.T) {
 		strings.ToUpper(b.Fingerprint) + "#no space before the comment\n" +
 		"  # indented comment\n" +
 		a.Fingerprint + "\n" // a repeat is harmless
-	p := writeFile(t, IgnoreFileName, content)
+	p := writeFile(t, report.IgnoreFileName, content)
 	ig, err := LoadIgnore(p)
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +78,7 @@ func TestLoadIgnoreErrors(t *testing.T) {
 		{"a secret pasted", "TWILIO_AUTH_TOKEN=" + tok + "1\n", ":1: want a fingerprint"},
 		{"too long", fp + "\n" + strings.Repeat("#", maxIgnoreLine+1) + "\n", ":2: line longer than"},
 	} {
-		p := writeFile(t, IgnoreFileName, c.content)
+		p := writeFile(t, report.IgnoreFileName, c.content)
 		_, err := LoadIgnore(p)
 		if err == nil || !strings.Contains(err.Error(), p+c.want) {
 			t.Errorf("%s: error %v, want %q", c.name, err, p+c.want)

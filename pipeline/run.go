@@ -1,0 +1,235 @@
+// Package pipeline is leakstop's one scan pipeline: resolve the policy
+// (rules, ignore file, baseline, inline allows, a proposal's base-commit
+// trust), build the detector, scan a source, filter, hand the findings to
+// the revoker when asked (verify, plan, apply) and write the reports.
+// "leakstop scan", the pre-commit hook and the GitHub Action are front
+// ends of Run; a new one only says what to scan and where the reports go.
+//
+// The bridge from findings to the revoker is here too (LeaksOf, Verify,
+// Revoke, Resume, OpenRevoker) with the classification of its outcomes
+// into exit statuses (PlanExit, ResultExit).
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/leakstop/leakstop/policy"
+	"github.com/leakstop/leakstop/report"
+	"github.com/leakstop/leakstop/revoker"
+	"github.com/leakstop/leakstop/scanner"
+)
+
+// SourceKind is what a Source reads.
+type SourceKind int
+
+// The kinds of source.
+const (
+	// SourceAuto is a git repository's history when Path is one, else
+	// the files under Path.
+	SourceAuto SourceKind = iota
+	// SourceFiles is the files under Path (a file or a directory), even
+	// in a git work tree.
+	SourceFiles
+	// SourceStdin is Stdin.
+	SourceStdin
+	// SourceGit is the repository at Path, as Git says: its history, a
+	// range, a branch, or the staged index.
+	SourceGit
+	// SourceNothing scans nothing (an event that adds no content).
+	SourceNothing
+)
+
+// Source is what Run scans.
+type Source struct {
+	Kind SourceKind
+	// Path is the file, directory or repository.
+	Path string
+	// Stdin, named StdinName in findings, is read for SourceStdin.
+	Stdin     io.Reader
+	StdinName string
+	// Git narrows a git scan (its Options are Run's); with SourceAuto,
+	// setting any of it when Path is not a repository is an error.
+	Git scanner.GitOptions
+}
+
+func (s Source) hasGitOptions() bool {
+	g := s.Git
+	return g.Range != "" || g.Staged || g.IndexFile != "" || !g.Since.IsZero() || g.Branch != "" || g.AllObjects || g.AllLocations
+}
+
+// RevokeMode is what Run does with the revoker.
+type RevokeMode int
+
+// The revoker steps.
+const (
+	RevokeNone RevokeMode = iota
+	// RevokeVerify checks each credential against Twilio (read-only).
+	RevokeVerify
+	// RevokePlan verifies and says what would be rotated.
+	RevokePlan
+	// RevokeApply rotates the live credentials of the configured accounts.
+	RevokeApply
+)
+
+// RevokeStep is the revoker step of a run.
+type RevokeStep struct {
+	Mode    RevokeMode
+	Options RevokerOptions
+	// SkipWhenClean leaves the revoker alone when nothing is reported.
+	SkipWhenClean bool
+}
+
+// Output is one report a run writes, to Path (atomically) or else to W.
+type Output struct {
+	Format  report.Format
+	Path    string
+	W       io.Writer
+	Options report.Options
+}
+
+// Options are everything Run needs.
+type Options struct {
+	Source Source
+	Policy policy.Options
+	// MaxFileSize and Workers bound the scan (0: the scanner's defaults).
+	MaxFileSize int64
+	Workers     int
+	// Warn receives what was skipped or could not be read (nil: quiet).
+	Warn func(msg string)
+	// Revoke is the revoker step, after filtering and before the reports,
+	// so that they carry the verification.
+	Revoke RevokeStep
+	// Reports are written last; Target names the scanned thing in them.
+	Reports []Output
+	Target  string
+}
+
+// Result is what a run found and did.
+type Result struct {
+	policy.Filtered
+	// Policy is the policy that was in force.
+	Policy *policy.Policy
+	Stats  scanner.Stats
+	Notes  []string
+	// InlineAllowed counts the locations of a proposal left out for an
+	// inline allow already on the base commit's line.
+	InlineAllowed int
+	// RevokeOutput is the revoker's plan or result (text), to be shown
+	// after the reports; RevokeErr is its outcome: nil, ErrFindings
+	// (a credential may still be live), or an error wrapping
+	// ErrRevokeFailed or saying why the revoker could not run.
+	RevokeOutput []byte
+	RevokeErr    error
+}
+
+// Run scans o.Source under the policy of o.Policy, filters, runs the
+// revoker step and writes the reports. Any error means the scan cannot be
+// trusted; findings are in the Result (see ErrFindings for the exit
+// status), and so is the revoker's outcome.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if o.Policy.Warn == nil && o.Warn != nil {
+		o.Policy.Warn = func(format string, a ...any) { o.Warn(fmt.Sprintf(format, a...)) }
+	}
+	pol, err := policy.Load(ctx, o.Policy)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Policy: pol}
+	scan := func(warn func(string), opts ...scanner.DetectorOption) (*scanner.Result, error) {
+		d, err := scanner.NewDetector(pol.Rules, opts...)
+		if err != nil {
+			return nil, err
+		}
+		return scanSource(ctx, d, o.Source, scanner.Options{MaxFileSize: o.MaxFileSize, Workers: o.Workers, Warn: warn})
+	}
+	sr, err := scan(o.Warn)
+	if err != nil {
+		return nil, err
+	}
+	findings := sr.Findings
+	var inlineAdded map[string]bool
+	if !pol.HonoursInlineAllows() && o.Source.Kind != SourceNothing {
+		// A proposal cannot allow its own leak inline: scan again with
+		// inline allows disabled (see policy.InlineAllowed).
+		all, err := scan(func(string) {}, scanner.WithInlineAllow(false)) // the first scan said it all
+		if err != nil {
+			return nil, err
+		}
+		ia := pol.InlineAllowed(ctx, findings, all.Findings, func(format string, a ...any) {
+			if o.Warn != nil {
+				o.Warn(fmt.Sprintf(format, a...))
+			}
+		})
+		findings, inlineAdded, res.InlineAllowed = ia.Findings, ia.Added, ia.Kept
+	}
+	res.Filtered = pol.Filter(findings, inlineAdded)
+	res.Stats, res.Notes = sr.Stats, sr.Notes
+
+	rv := o.Revoke
+	if rv.Mode != RevokeNone && !(rv.SkipWhenClean && len(res.Findings) == 0) {
+		switch rv.Mode {
+		case RevokeVerify:
+			if err := Verify(ctx, rv.Options, res.Findings); err != nil {
+				return nil, err
+			}
+		default:
+			mode := revoker.ModePlan
+			if rv.Mode == RevokeApply {
+				mode = revoker.ModeApply
+			}
+			var out bytes.Buffer
+			res.RevokeErr = Revoke(ctx, rv.Options, mode, res.Findings, &out, "text")
+			res.RevokeOutput = out.Bytes()
+		}
+	}
+
+	rep := report.Report{Findings: res.Findings, Stats: res.Stats, Notes: res.Notes, Target: o.Target}
+	for _, out := range o.Reports {
+		if err := writeReport(out, rep); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// writeReport writes one report: to its file atomically, or to its writer.
+func writeReport(o Output, rep report.Report) error {
+	if o.Path != "" {
+		return report.WriteFile(o.Path, o.Format, rep, o.Options)
+	}
+	if o.W == nil {
+		return errors.New("write report: no file and no writer")
+	}
+	return report.Write(o.W, o.Format, rep, o.Options)
+}
+
+// scanSource scans one source with d.
+func scanSource(ctx context.Context, d *scanner.Detector, s Source, opts scanner.Options) (*scanner.Result, error) {
+	gopts := s.Git
+	gopts.Options = opts
+	switch s.Kind {
+	case SourceNothing:
+		return &scanner.Result{}, nil
+	case SourceStdin:
+		name := s.StdinName
+		if name == "" {
+			name = "stdin"
+		}
+		return scanner.ScanReader(ctx, d, name, s.Stdin, opts)
+	case SourceFiles:
+		return scanner.ScanDir(ctx, d, s.Path, opts)
+	case SourceGit:
+		return scanner.ScanGit(ctx, d, s.Path, gopts)
+	}
+	if scanner.IsGitRepo(s.Path) {
+		return scanner.ScanGit(ctx, d, s.Path, gopts)
+	}
+	if s.hasGitOptions() {
+		return nil, fmt.Errorf("scan %s: not a git repository, and git flags were given", s.Path)
+	}
+	return scanner.ScanDir(ctx, d, s.Path, opts)
+}
