@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -152,11 +153,11 @@ func init() {
 		requestOnly(keyScenario("api-key-restricted", twiliotest.KeyRestricted, policy, withOwnerCred)),
 		requestOnly(keyScenario("api-key-main", twiliotest.KeyMain, "")),
 		withSink(primaryScenario("primary-sink-fails-once", failOnce("vault"))),
-		withSink(keyScenario("api-key-sink-fails-once", twiliotest.KeyStandard, "", withOwnerCred, func(e *env) {
+		requestOnly(withSink(keyScenario("api-key-sink-fails-once", twiliotest.KeyStandard, "", withOwnerCred, func(e *env) {
 			e.sinks["vault-key"] = &memSink{name: "command:vault-key", failTimes: 1}
 			e.cfg.Sinks = append(e.cfg.Sinks, SinkConfig{Name: "vault-key", Type: SinkCommand, Kind: KindAPIKey, Command: []string{"vault-put"}})
 			e.cfg.Accounts[0].Sinks = append(e.cfg.Accounts[0].Sinks, "vault-key")
-		})),
+		}))),
 	)
 }
 
@@ -260,6 +261,9 @@ func TestCrashAtEveryRequest(t *testing.T) {
 			check(t, settle(t, e, sc, leaks, res))
 			for i := range n {
 				for _, after := range []bool{false, true} {
+					if after && strings.HasPrefix(count.log[i], "GET ") {
+						continue // a GET has no effect: the same as the kill before it
+					}
 					when := "before"
 					if after {
 						when = "after"

@@ -271,7 +271,7 @@ func (r *runner) leakedKeySurvivor() survivor {
 	}
 }
 
-// holdTodo turns a failed ensureHeld into a failure for people, or returns
+// holdFailure turns a failed ensureHeld into a failure for people, or returns
 // other errors as they are.
 func (r *runner) holdFailure(err error, kept string) error {
 	var he *holdError
