@@ -29,8 +29,11 @@ type Hit struct {
 	Offset int
 	// Encoding is how the value was encoded in the content, if at all.
 	Encoding string
-	// Test is true when a test-credential marker stands near the hit.
+	// Test is true when a test-credential marker names the hit.
 	Test bool
+	// Name is what the name the value sits under says, for rules with a
+	// name model (values whose name says something else are no hits).
+	Name rules.NameClass
 }
 
 // Detector runs a compiled rule set over content. It is safe for
@@ -46,6 +49,8 @@ type Hit struct {
 type Detector struct {
 	set   *rules.Set
 	rules []*rules.Rule
+	// names[i] is the name model of rule i, or nil.
+	names []*rules.NameModel
 	// gated lists rules with MinRun > 0 and no Near; minRun is the least
 	// MinRun of all gated and near rules.
 	gated  []int
@@ -76,7 +81,8 @@ var decodeTriggers = []string{"qum", "u0s", `\u00`, "%3a", "basic "}
 
 // NewDetector prepares set for scanning.
 func NewDetector(set *rules.Set, opts ...DetectorOption) (*Detector, error) {
-	d := &Detector{set: set, rules: set.Rules, near: map[int][]int{}, window: make([]int, len(set.Rules))}
+	d := &Detector{set: set, rules: set.Rules, near: map[int][]int{}, window: make([]int, len(set.Rules)),
+		names: make([]*rules.NameModel, len(set.Rules))}
 	for _, o := range opts {
 		o(d)
 	}
@@ -88,6 +94,11 @@ func NewDetector(set *rules.Set, opts ...DetectorOption) (*Detector, error) {
 	var fallbackKW []string
 	kwIndex := map[string]int{}
 	for i, r := range set.Rules {
+		if r.Names != "" {
+			if d.names[i] = set.NameModel(r.Names); d.names[i] == nil {
+				return nil, fmt.Errorf("rule %q: name model %q not in set", r.ID, r.Names)
+			}
+		}
 		for _, k := range r.Keywords {
 			words[k] = true
 		}
@@ -355,12 +366,18 @@ func (d *Detector) match(c *content, ri int, s span, out []Hit) []Hit {
 			continue
 		}
 		off := s.start + gs
+		var name rules.NameClass
+		if m := d.names[ri]; m != nil {
+			if name = nameClass(m, c.data, off, s.start+ge); name == rules.NameOther {
+				continue
+			}
+		}
 		if d.allowed(c, off) {
 			continue
 		}
 		line := c.lineOf(off)
 		col := off - c.lines()[line] + 1
-		out = append(out, Hit{Rule: r, Value: string(v), Line: line + 1, Column: col, EndColumn: col + len(v), Offset: off})
+		out = append(out, Hit{Rule: r, Value: string(v), Line: line + 1, Column: col, EndColumn: col + len(v), Offset: off, Name: name})
 	}
 	return out
 }
@@ -382,9 +399,11 @@ func (d *Detector) accept(r *rules.Rule, v []byte) bool {
 
 // boundaryOK reports whether data[gs:ge] touches no letter or digit. It
 // looks at the whole content, not the span the regex ran on, so a span
-// that cuts through a long run never yields a piece of it.
+// that cuts through a long run never yields a piece of it. A terminal
+// colour code before the value (ESC[33m, \x1b[33m …) is a separator, not
+// the letter m touching it.
 func boundaryOK(text []byte, gs, ge int) bool {
-	if gs > 0 && isAlnum(text[gs-1]) {
+	if gs > 0 && isAlnum(text[gs-1]) && sgrStart(text, max(0, gs-16), gs) < 0 {
 		return false
 	}
 	if ge < len(text) && isAlnum(text[ge]) {
@@ -411,39 +430,63 @@ func hasAllowComment(c *content, off int) bool {
 	return bytes.Contains(c.data[s.start:s.end], []byte(AllowComment))
 }
 
-// markTests sets Test on hits with a test-credential marker on their line
-// or the lines around it. The markers run once over the merged windows of
-// all hits, not once per hit.
+// markTests sets Test on hits that a test-credential marker names: a
+// marker on the hit's own line, or on a line just above it with no blank
+// line and no other hit between (a "# Twilio test credentials" comment
+// over the block). A marker further away, or a magic test phone number,
+// labels nothing: a test label must not hide a live credential.
 func (d *Detector) markTests(c *content, hits []Hit) {
-	const around = 3
-	win := make([]span, len(hits))
-	var merged []span
-	for i, h := range hits {
-		s := c.linesSpan(h.Line-1-around, h.Line-1+around)
-		s.start = max(s.start, h.Offset-maxLineWindow)
-		s.end = min(s.end, h.Offset+maxLineWindow)
-		win[i] = s
-		merged = addSpan(merged, s) // hits are in offset order
+	const above = 3
+	hitLines := make(map[int]bool, len(hits))
+	for _, h := range hits {
+		hitLines[h.Line-1] = true
 	}
-	var marks []span
-	for _, m := range merged {
+	memo := map[int]bool{}
+	marked := func(line, off int) bool {
+		s := c.linesSpan(line, line)
+		short := s.end-s.start <= 2*markerWindow
+		if short {
+			if v, ok := memo[line]; ok {
+				return v
+			}
+		} else {
+			// One long line (minified): only the bytes around the hit.
+			s.start, s.end = max(s.start, off-markerWindow), min(s.end, off+markerWindow)
+		}
+		v := false
 		for _, re := range d.set.TestMarkers {
-			for _, loc := range re.FindAllIndex(c.data[m.start:m.end], -1) {
-				marks = append(marks, span{m.start + loc[0], m.start + loc[1]})
+			if re.Match(c.data[s.start:s.end]) {
+				v = true
+				break
+			}
+		}
+		if short {
+			memo[line] = v
+		}
+		return v
+	}
+	for i := range hits {
+		h := &hits[i]
+		l := h.Line - 1
+		if marked(l, h.Offset) {
+			h.Test = true
+			continue
+		}
+		for up := l - 1; up >= 0 && up >= l-above; up-- {
+			s := c.linesSpan(up, up)
+			if hitLines[up] || len(bytes.TrimSpace(c.data[s.start:s.end])) == 0 {
+				break
+			}
+			if marked(up, s.start) {
+				h.Test = true
+				break
 			}
 		}
 	}
-	if len(marks) == 0 {
-		return
-	}
-	slices.SortFunc(marks, func(a, b span) int { return a.start - b.start })
-	for i, w := range win {
-		j, _ := slices.BinarySearchFunc(marks, w.start, func(m span, off int) int { return m.start - off })
-		if j < len(marks) && marks[j].end <= w.end {
-			hits[i].Test = true
-		}
-	}
 }
+
+// markerWindow bounds the bytes of a long line that test markers read.
+const markerWindow = 256
 
 // dedupeHits sorts hits by offset and drops exact repeats (the same rule
 // and value at the same place, found by overlapping spans or decoding).

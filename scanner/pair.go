@@ -196,7 +196,9 @@ func (d *Detector) finding(p *rules.Pair, files []FileHits, fi int, s *Hit, id *
 	}
 	if id != nil {
 		fd.Identifier = id.hit.Value
-		fd.Test = fd.Test || id.hit.Test
+		// A SID named for test credentials makes its pair a test one only
+		// when the secret has no name of its own to say otherwise.
+		fd.Test = fd.Test || id.hit.Test && s.Name == rules.NameNone
 		loc.IdentifierLine = id.hit.Line
 		loc.IdentifierPath = files[id.file].Path
 	} else {
