@@ -239,7 +239,7 @@ func (d *Detector) hits(data []byte, depth int) []Hit {
 		return nil
 	}
 	sh := classify(data, d.minRun)
-	if len(sh.runs) == 0 && len(sh.encoded) == 0 && d.ac == nil {
+	if len(sh.runs) == 0 && len(sh.encoded) == 0 && len(sh.joins) == 0 && d.ac == nil {
 		return nil
 	}
 	c := &content{data: data}
@@ -266,6 +266,9 @@ func (d *Detector) hits(data []byte, depth int) []Hit {
 	}
 	if len(out) > 0 {
 		out = d.matchNear(c, &sh, out)
+	}
+	if depth < maxDecodeDepth && len(sh.joins) > 0 {
+		out = append(out, d.joined(c, sh.joins, depth)...)
 	}
 	if depth < maxDecodeDepth && len(sh.encoded) > 0 {
 		var spans []span

@@ -191,6 +191,32 @@ var fillers = map[string]bool{"is": true, "was": true, "are": true, "be": true, 
 // nameBefore returns the name of the value at off, and where it starts.
 func nameBefore(m *rules.NameModel, data []byte, ls, off int) (string, int) {
 	p, blank := skipFill(data, ls, off)
+	if p <= ls && ls > 0 {
+		// The value opens its line: the name may end the line above
+		// (NAME = (⏎ "…" ⏎ "…"), key:⏎  value, NAME = \⏎ …).
+		end := ls - 1
+		for end > 0 && (data[end-1] == ' ' || data[end-1] == '\t' || data[end-1] == '\r') {
+			end--
+		}
+		if end > 0 && bytes.IndexByte([]byte("(=:\\"), data[end-1]) >= 0 {
+			ls = max(0, end-maxNameBytes)
+			if i := bytes.LastIndexByte(data[ls:end], '\n'); i >= 0 {
+				ls += i + 1
+			}
+			p, blank = end, true
+		}
+	}
+	if p > ls && data[p-1] == '\\' {
+		p, _ = skipFill(data, ls, p-1)
+	}
+	if p > ls && data[p-1] == '(' {
+		// NAME = ("…" …): a parenthesised value, not a call's argument.
+		q, _ := skipFill(data, ls, p-1)
+		if q <= ls || (data[q-1] != '=' && data[q-1] != ':') {
+			return "", p
+		}
+		p = q
+	}
 	if p <= ls {
 		return "", p
 	}

@@ -83,13 +83,77 @@ func parentClass(m *rules.NameModel, data []byte, ls, at int) rules.NameClass {
 		if indentOf(line) >= ind {
 			continue
 		}
-		t = bytes.TrimLeft(t, "- ")
-		if i := bytes.IndexAny(t, ":={(["); i >= 0 {
-			t = t[:i]
+		label, ok := parentLabel(bytes.TrimLeft(t, "- "))
+		if !ok {
+			return rules.NameNone // code (class X {, def f():), not a key
 		}
-		return labelClass(m, string(t))
+		return labelClass(m, label)
 	}
 	return rules.NameNone
+}
+
+// parentLabel returns the key of a line that opens a block of keys: a key
+// followed by ":", "=", "=>" and nothing or an opening bracket (YAML
+// stripe:, JSON "stripe": {, PHP 'mailgun' => [, TOML x = {), or an HCL
+// block header (provider "newrelic" {).
+func parentLabel(t []byte) (string, bool) {
+	var label []byte
+	i, n := 0, len(t)
+	token := func() bool {
+		if i < n && (t[i] == '"' || t[i] == '\'') {
+			j := bytes.IndexByte(t[i+1:], t[i])
+			if j < 0 {
+				return false
+			}
+			label = append(append(label, ' '), t[i+1:i+1+j]...)
+			i += j + 2
+			return true
+		}
+		j := i
+		for j < n && (isNameByte(t[j]) || t[j] == '$') {
+			j++
+		}
+		if j == i {
+			return false
+		}
+		label = append(append(label, ' '), t[i:j]...)
+		i = j
+		return true
+	}
+	blank := func() {
+		for i < n && (t[i] == ' ' || t[i] == '\t') {
+			i++
+		}
+	}
+	if !token() {
+		return "", false
+	}
+	blank()
+	if i < n && (t[i] == ':' || t[i] == '=') {
+		i++
+		if i < n && t[i] == '>' {
+			i++
+		}
+		blank()
+		rest := string(t[i:])
+		switch {
+		case rest == "", rest == "{", rest == "[", rest == "array(", rest == "|", rest == ">", rest == "(",
+			rest[0] == '#', rest[0] == '&':
+			return string(label), true
+		}
+		return "", false
+	}
+	// HCL: a word, then quoted labels, then {.
+	for i < n && (t[i] == '"' || t[i] == '\'') {
+		if !token() {
+			return "", false
+		}
+		blank()
+	}
+	if i == n-1 && t[i] == '{' && bytes.Count(label, []byte(" ")) > 1 {
+		return string(label), true
+	}
+	return "", false
 }
 
 // labelClass classifies a parent label: the owner, someone else, or
