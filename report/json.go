@@ -81,9 +81,9 @@ type DocFinding struct {
 	// Redacted is the redacted form of the secret, always set.
 	Redacted string `json:"-"`
 	// SecretRedacted is true when the report holds only the redacted form.
-	SecretRedacted bool          `json:"secret_redacted"`
-	Confidence     string        `json:"confidence"`
-	Test           bool          `json:"test"`
+	SecretRedacted bool   `json:"secret_redacted"`
+	Confidence     string `json:"confidence"`
+	Test           bool   `json:"test"`
 	// Level is "note" for Twilio test credentials (they do not fail a
 	// scan unless --fail-on-test-credentials), else "error".
 	Level     string        `json:"level"`
