@@ -57,8 +57,15 @@ type NameModel struct {
 	// whole name; both are written with "_" between words.
 	Other, Foreign []matcher
 	// Examples are names and the class each must get.
-	Examples map[NameClass][]string
+	Examples []NameExample
 	Source   Pos
+}
+
+// NameExample is a name and the class a model must give it.
+type NameExample struct {
+	Name   string
+	Class  NameClass
+	Source Pos // the [[names]] table that gave it
 }
 
 // Words splits a name into lower-case words.

@@ -19,8 +19,8 @@ func (c *compiler) names(rn rawNames, i int) *NameModel {
 	if !idPattern.MatchString(rn.ID) {
 		c.errf(line, rn.ID, "id must be lower-case letters, digits, '.', '_' or '-'")
 	}
-	m := &NameModel{ID: rn.ID, Description: rn.Description, Source: Pos{File: c.name, Line: line}, Examples: map[NameClass][]string{}}
-	words := func(key string, list []string, seq, whole bool) []*NameModelPattern {
+	m := &NameModel{ID: rn.ID, Description: rn.Description, Source: Pos{File: c.name, Line: line}}
+	words := func(key string, list []string, seq, whole bool) []*namePattern {
 		return c.namePatterns(rn.ID, fieldLine(key), key, list, seq, whole)
 	}
 	m.Owner = compiledOf(words("owner", rn.Owner, false, false))
@@ -34,24 +34,34 @@ func (c *compiler) names(rn rawNames, i int) *NameModel {
 	if len(m.Secret) == 0 {
 		c.errf(line, rn.ID, "a name model needs secret words")
 	}
-	m.Examples[NameOwner] = rn.OwnerExamples
-	m.Examples[NameFits] = rn.FitsExamples
-	m.Examples[NameOther] = rn.OtherExamples
-	m.Examples[NameNone] = rn.NoneExamples
+	for _, ex := range []struct {
+		class NameClass
+		key   string
+		names []string
+	}{
+		{NameOwner, "owner_examples", rn.OwnerExamples}, {NameFits, "fits_examples", rn.FitsExamples},
+		{NameOther, "other_examples", rn.OtherExamples}, {NameNone, "none_examples", rn.NoneExamples},
+	} {
+		src := Pos{File: c.name, Line: fieldLine(ex.key)}
+		for _, n := range ex.names {
+			m.Examples = append(m.Examples, NameExample{Name: n, Class: ex.class, Source: src})
+		}
+	}
+	slices.SortStableFunc(m.Examples, func(a, b NameExample) int { return int(a.Class) - int(b.Class) })
 	if len(rn.OwnerExamples) == 0 || len(rn.OtherExamples) == 0 {
 		c.errf(line, rn.ID, "a name model needs owner_examples and other_examples")
 	}
 	return m
 }
 
-// NameModelPattern is one word pattern as written, compiled.
-type NameModelPattern struct {
+// namePattern is one word pattern as written, compiled.
+type namePattern struct {
 	Text string
 	re   matcher
 }
 
-func (c *compiler) namePatterns(id string, line int, key string, list []string, seq, whole bool) []*NameModelPattern {
-	var out []*NameModelPattern
+func (c *compiler) namePatterns(id string, line int, key string, list []string, seq, whole bool) []*namePattern {
+	var out []*namePattern
 	for _, p := range list {
 		if strings.TrimSpace(p) == "" {
 			c.errf(line, id, "empty %s pattern", key)
@@ -73,13 +83,13 @@ func (c *compiler) namePatterns(id string, line int, key string, list []string, 
 			expr = "_(?:" + p + ")_"
 		}
 		if re := c.regex(expr, id, line, key+" pattern"); re != nil {
-			out = append(out, &NameModelPattern{Text: p, re: re})
+			out = append(out, &namePattern{Text: p, re: re})
 		}
 	}
 	return out
 }
 
-func compiledOf(ps []*NameModelPattern) []matcher {
+func compiledOf(ps []*namePattern) []matcher {
 	out := make([]matcher, 0, len(ps))
 	for _, p := range ps {
 		out = append(out, p.re)
@@ -93,10 +103,7 @@ func mergeNames(base, ext []*NameModel) []*NameModel {
 	out := make([]*NameModel, 0, len(base)+len(ext))
 	for _, m := range base {
 		cp := *m
-		cp.Examples = map[NameClass][]string{}
-		for k, v := range m.Examples {
-			cp.Examples[k] = slices.Clone(v)
-		}
+		cp.Examples = slices.Clone(m.Examples)
 		out = append(out, &cp)
 	}
 	for _, e := range ext {
@@ -115,9 +122,7 @@ func mergeNames(base, ext []*NameModel) []*NameModel {
 		have.Context = append(slices.Clip(have.Context), e.Context...)
 		have.Other = append(slices.Clip(have.Other), e.Other...)
 		have.Foreign = append(slices.Clip(have.Foreign), e.Foreign...)
-		for k, v := range e.Examples {
-			have.Examples[k] = append(have.Examples[k], v...)
-		}
+		have.Examples = append(have.Examples, e.Examples...)
 	}
 	return out
 }

@@ -434,9 +434,9 @@ func hasAllowComment(c *content, off int) bool {
 }
 
 // markTests sets Test on hits that a test-credential marker names: a
-// marker on the hit's own line, or on a line just above it with no blank
-// line and no other hit between (a "# Twilio test credentials" comment
-// over the block). A marker further away, or a magic test phone number,
+// marker on the hit's own line, or on a line without a credential just
+// above it, with no blank line and no marked credential line between (a
+// "# Twilio test credentials" comment over the block). A marker further away, or a magic test phone number,
 // labels nothing: a test label must not hide a live credential.
 func (d *Detector) markTests(c *content, hits []Hit) {
 	const above = 3
@@ -477,11 +477,13 @@ func (d *Detector) markTests(c *content, hits []Hit) {
 		}
 		for up := l - 1; up >= 0 && up >= l-above; up-- {
 			s := c.linesSpan(up, up)
-			if hitLines[up] || len(bytes.TrimSpace(c.data[s.start:s.end])) == 0 {
+			if len(bytes.TrimSpace(c.data[s.start:s.end])) == 0 {
 				break
 			}
 			if marked(up, s.start) {
-				h.Test = true
+				// A marker on a line with a credential of its own names
+				// that one (TWILIO_TEST_AUTH_TOKEN=…), not this one.
+				h.Test = !hitLines[up]
 				break
 			}
 		}

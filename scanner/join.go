@@ -177,8 +177,8 @@ func (d *Detector) joined(c *content, chains []joinChain, depth int) []Hit {
 				continue // not a joined value: the plain scan has it
 			}
 			line := c.lineOf(off)
-			if c.lineOf(endOff-1) != line {
-				endOff = in.edits[0].start // the first piece
+			if first := in.edits[0].start; off < first {
+				endOff = first // the location is the first piece
 			}
 			col := off - c.lines()[line] + 1
 			h.Offset, h.Line, h.Column, h.EndColumn = off, line+1, col, col+max(endOff-off, 1)

@@ -30,6 +30,12 @@ func nameClass(m *rules.NameModel, data []byte, off, end int) rules.NameClass {
 		ls += i + 1
 	}
 	name, at := nameBefore(m, data, ls, off)
+	if at < ls { // the name ends the line above
+		ls = max(0, at-maxNameBytes)
+		if i := bytes.LastIndexByte(data[ls:at], '\n'); i >= 0 {
+			ls += i + 1
+		}
+	}
 	if name == "" {
 		return rules.NameNone
 	}
@@ -265,16 +271,23 @@ func nameBefore(m *rules.NameModel, data []byte, ls, off int) (string, int) {
 // "--auth-token v", "correlation v", "the token is v".
 func wordBefore(m *rules.NameModel, data []byte, ls, p int) (string, int) {
 	for range 2 {
-		name, at := readName(m, data, ls, p)
-		if name == "" || !nameLike(name) {
-			return "", at
+		w := p
+		for w > ls && isAlnum(data[w-1]) {
+			w--
 		}
-		if !fillers[string(bytes.ToLower([]byte(name)))] {
-			return name, at
+		if !fillers[string(bytes.ToLower(data[w:p]))] {
+			break
 		}
-		p = at
+		for w > ls && (data[w-1] == ' ' || data[w-1] == '\t') {
+			w--
+		}
+		p = w
 	}
-	return "", p
+	name, at := readName(m, data, ls, p)
+	if name == "" || !nameLike(name) {
+		return "", at
+	}
+	return name, at
 }
 
 // quotedNameBefore reads a quoted name before a comma: env("NAME", "v").

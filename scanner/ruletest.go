@@ -43,11 +43,9 @@ func (f ExampleFailure) Error() string {
 func CheckExamples(set *rules.Set, seed uint64) []ExampleFailure {
 	var fails []ExampleFailure
 	for _, m := range set.Names {
-		for _, class := range []rules.NameClass{rules.NameNone, rules.NameFits, rules.NameOwner, rules.NameOther} {
-			for _, name := range m.Examples[class] {
-				if got := m.Classify(name); got != class {
-					fails = append(fails, ExampleFailure{Rule: m.ID, Source: m.Source, Example: name, Want: class, Got: got})
-				}
+		for _, ex := range m.Examples {
+			if got := m.Classify(ex.Name); got != ex.Class {
+				fails = append(fails, ExampleFailure{Rule: m.ID, Source: ex.Source, Example: ex.Name, Want: ex.Class, Got: got})
 			}
 		}
 	}

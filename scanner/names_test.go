@@ -1,0 +1,118 @@
+package scanner
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/leakstop/leakstop/rules"
+)
+
+func twilioNames(t *testing.T) *rules.NameModel {
+	t.Helper()
+	set, err := rules.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := set.NameModel("twilio")
+	if m == nil {
+		t.Fatal("no twilio name model")
+	}
+	return m
+}
+
+// TestNameModelUnseenFamilies classifies names that appear nowhere in
+// rules.toml, testdata or the issue: the model decides by word classes.
+func TestNameModelUnseenFamilies(t *testing.T) {
+	m := twilioNames(t)
+	cases := map[string]rules.NameClass{
+		"PLAID_CLIENT_SECRET":        rules.NameOther,
+		"mapboxAccessToken":          rules.NameOther,
+		"okta.api-token":             rules.NameOther,
+		"X-Amzn-Trace-Id":            rules.NameOther,
+		"contentMd5":                 rules.NameOther,
+		"build_sha256":               rules.NameOther,
+		"cf-ray":                     rules.NameOther,
+		"NEXTAUTH_SECRET":            rules.NameOther,
+		"twilio.webhook_request_uid": rules.NameOther,
+		"Twilio-Auth-Token":          rules.NameOwner,
+		"TWILIO_PROD_AUTH_TOKEN":     rules.NameOwner,
+		"TWILIOAUTHTOKEN":            rules.NameOwner,
+		"SMS_GATEWAY_PASSWORD":       rules.NameFits,
+		"live_auth_token":            rules.NameFits,
+		"":                           rules.NameNone,
+	}
+	for name, want := range cases {
+		if got := m.Classify(name); got != want {
+			t.Errorf("%q: %s, want %s (words %q)", name, got, want, rules.Words(name))
+		}
+	}
+}
+
+func TestWords(t *testing.T) {
+	cases := map[string]string{
+		"twilioAuthToken":    "twilio auth token",
+		"TWILIO_AUTH_TOKEN":  "twilio auth token",
+		"X-Request-Id":       "x request id",
+		"sentry.release_sha": "sentry release sha",
+		"HTTPServerKey":      "http server key",
+		"sha256Sum":          "sha256 sum",
+		"token2":             "token2",
+		"--auth-token":       "auth token",
+		"2024":               "",
+	}
+	for in, want := range cases {
+		if got := strings.Join(rules.Words(in), " "); got != want {
+			t.Errorf("Words(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestNameOfValue finds the name a value sits under in many syntaxes; V
+// marks the value.
+func TestNameOfValue(t *testing.T) {
+	m := twilioNames(t)
+	const v = "0f3a9c1e5b7d2048a6c4e8f1b3d5a7c9"
+	cases := []struct {
+		text string
+		want rules.NameClass
+	}{
+		{"TWILIO_AUTH_TOKEN=V", rules.NameOwner},
+		{`"authToken": "V",`, rules.NameFits},
+		{`  :auth_token => 'V',`, rules.NameFits},
+		{`$token = "V";`, rules.NameFits},
+		{`token := "V"`, rules.NameFits},
+		{`<AuthToken>V</AuthToken>`, rules.NameFits},
+		{`--auth-token V`, rules.NameFits},
+		{`Your auth token is V`, rules.NameFits},
+		{`<add key="TwilioAuthToken" value="V" />`, rules.NameOwner},
+		{"- name: TWILIO_AUTH_TOKEN\n  value: \"V\"", rules.NameOwner},
+		{"- name: CONFIG_HASH\n  value: \"V\"", rules.NameOther},
+		{`env('MAILGUN_SECRET', 'V')`, rules.NameOther},
+		{`trace_id=V status=200`, rules.NameOther},
+		{`ETag: "V"`, rules.NameOther},
+		{`X-Request-Id: V`, rules.NameOther},
+		{`correlation V in 20ms`, rules.NameOther},
+		{`/static/app.V.js`, rules.NameOther},
+		{`key-V`, rules.NameOther},
+		{`Client("AC0f3a9c1e5b7d2048a6c4e8f1b3d5a7c9", "V")`, rules.NameNone},
+		{`https://AC0f3a9c1e5b7d2048a6c4e8f1b3d5a7c9:V@api.twilio.com`, rules.NameNone},
+		{"tenant,account_sid,auth_token\nacme,AC0f3a9c1e5b7d2048a6c4e8f1b3d5a7c9,V", rules.NameFits},
+		{"tenant,account_sid,checksum\nacme,AC0f3a9c1e5b7d2048a6c4e8f1b3d5a7c9,V", rules.NameOther},
+		{"stripe:\n  secret: V", rules.NameOther},
+		{"twilio:\n  secret: V", rules.NameOwner},
+		{"provider \"newrelic\" {\n  api_key = \"V\"\n}", rules.NameOther},
+		{"[twilio]\ntoken = V", rules.NameOwner},
+		{`"bugsnag": { "apiKey": "V" }`, rules.NameOther},
+		{"class Sms {\n    static String AUTH_TOKEN = \"V\";", rules.NameFits},
+		{"DIGEST = (\n    \"V\"\n)", rules.NameOther},
+		{"auth token \x1b[1;33mV\x1b[0m", rules.NameFits},
+		{`cache key \u001b[33mV`, rules.NameOther},
+	}
+	for _, c := range cases {
+		text := strings.Replace(c.text, "V", v, 1)
+		off := strings.LastIndex(text, v)
+		if got := nameClass(m, []byte(text), off, off+len(v)); got != c.want {
+			t.Errorf("%q: %s, want %s", c.text, got, c.want)
+		}
+	}
+}
