@@ -127,14 +127,20 @@ func (m *NameModel) ClassifyWords(words []string) NameClass {
 			return NameOther
 		}
 	}
-	owner, unknown := false, false
+	owner, unknown, said := false, false, false
 	for _, w := range words {
 		switch {
 		case matchAny(m.Owner, w):
-			owner = true
-		case !m.Known(w):
-			unknown = true
+			owner, said = true, true
+		case m.Known(w):
+			said = true
+		case len(w) > 1:
+			// A one-letter name (t, s) says nothing.
+			unknown, said = true, true
 		}
+	}
+	if !said {
+		return NameNone
 	}
 	if owner {
 		return NameOwner
