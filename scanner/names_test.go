@@ -68,10 +68,12 @@ func TestWords(t *testing.T) {
 }
 
 // TestNameOfValue finds the name a value sits under in many syntaxes; V
-// marks the value.
+// marks the value, SID an Account SID (both generated).
 func TestNameOfValue(t *testing.T) {
 	m := twilioNames(t)
-	const v = "0f3a9c1e5b7d2048a6c4e8f1b3d5a7c9"
+	g := rules.NewGenerator(3)
+	v, _ := g.Expand("{{token}}")
+	sid, _ := g.Expand("{{sid}}")
 	cases := []struct {
 		text string
 		want rules.NameClass
@@ -94,10 +96,10 @@ func TestNameOfValue(t *testing.T) {
 		{`correlation V in 20ms`, rules.NameOther},
 		{`/static/app.V.js`, rules.NameOther},
 		{`key-V`, rules.NameOther},
-		{`Client("AC0f3a9c1e5b7d2048a6c4e8f1b3d5a7c9", "V")`, rules.NameNone},
-		{`https://AC0f3a9c1e5b7d2048a6c4e8f1b3d5a7c9:V@api.twilio.com`, rules.NameNone},
-		{"tenant,account_sid,auth_token\nacme,AC0f3a9c1e5b7d2048a6c4e8f1b3d5a7c9,V", rules.NameFits},
-		{"tenant,account_sid,checksum\nacme,AC0f3a9c1e5b7d2048a6c4e8f1b3d5a7c9,V", rules.NameOther},
+		{`Client("SID", "V")`, rules.NameNone},
+		{`https://SID:V@api.twilio.com`, rules.NameNone},
+		{"tenant,account_sid,auth_token\nacme,SID,V", rules.NameFits},
+		{"tenant,account_sid,checksum\nacme,SID,V", rules.NameOther},
 		{"stripe:\n  secret: V", rules.NameOther},
 		{"twilio:\n  secret: V", rules.NameOwner},
 		{"provider \"newrelic\" {\n  api_key = \"V\"\n}", rules.NameOther},
@@ -109,7 +111,7 @@ func TestNameOfValue(t *testing.T) {
 		{`cache key \u001b[33mV`, rules.NameOther},
 	}
 	for _, c := range cases {
-		text := strings.Replace(c.text, "V", v, 1)
+		text := strings.Replace(strings.Replace(c.text, "V", v, 1), "SID", sid, 1)
 		off := strings.LastIndex(text, v)
 		if got := nameClass(m, []byte(text), off, off+len(v)); got != c.want {
 			t.Errorf("%q: %s, want %s", c.text, got, c.want)
