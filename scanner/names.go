@@ -245,7 +245,12 @@ func nameBefore(m *rules.NameModel, data []byte, ls, off int) (string, int) {
 		for p > ls && bytes.IndexByte([]byte(":+!?.|&"), data[p-1]) >= 0 {
 			p--
 		}
+	case c == '/' && p == off:
+		p-- // a path segment is named by the one before it: /hooks/<v>
 	case c == ':':
+		if p == off && userinfo(data, ls, p-1) {
+			return "", p // $SID:token, ${SID}:token, //user:token@
+		}
 		p--
 	case c == ',' || c == ';' || c == '\t' || c == '|':
 		if name := csvHeader(data, ls, p, c); name != "" {
@@ -265,6 +270,20 @@ func nameBefore(m *rules.NameModel, data []byte, ls, off int) (string, int) {
 		return "", at
 	}
 	return name, at
+}
+
+// userinfo reports whether the ':' at colon, touching the value, joins a
+// user to a password ($TWILIO_ACCOUNT_SID:…, ${SID}:…, https://user:…@)
+// rather than a key to its value.
+func userinfo(data []byte, ls, colon int) bool {
+	p := colon
+	if p > ls && data[p-1] == '}' {
+		return true
+	}
+	for p > ls && (isAlnum(data[p-1]) || data[p-1] == '_') {
+		p--
+	}
+	return p > ls && (data[p-1] == '$' || data[p-1] == '/')
 }
 
 // wordBefore reads a label separated from its value by blanks only:

@@ -118,3 +118,74 @@ func TestNameOfValue(t *testing.T) {
 		}
 	}
 }
+
+// TestTwilioShapesStillFound: names decide, yet the ordinary ways people
+// write a SID and token (named, generic, positional, in URLs, tables and
+// colon pairs) are all still found.
+func TestTwilioShapesStillFound(t *testing.T) {
+	d := defaultDetector(t)
+	cases := []string{
+		"{\n  \"Twilio\": {\n    \"AccountSid\": \"{{sid s}}\",\n    \"AuthToken\": \"{{token t}}\"\n  }\n}",
+		`client := twilio.NewRestClientWithParams(twilio.ClientParams{Username: "{{sid s}}", Password: "{{token t}}"})`,
+		"twilio.account.sid={{sid s}}\ntwilio.auth.token={{token t}}",
+		"Twilio.configure do |config|\n  config.account_sid = '{{sid s}}'\n  config.auth_token = '{{token t}}'\nend",
+		"const client = require('twilio')(process.env.SID, '{{token t}}'); // {{sid s}}",
+		"| Account SID | {{sid s}} |\n| Auth Token | {{token t}} |",
+		`export TWILIO_ACCOUNT_SID={{sid s}}` + "\n" + `curl -u "$TWILIO_ACCOUNT_SID:{{token t}}" https://api.twilio.com`,
+		`curl -u "${SID}:{{token t}}" https://api.twilio.com/2010-04-01/Accounts/{{sid s}}.json`,
+		"variable \"twilio_sid\" {\n  default = \"{{sid s}}\"\n}\nvariable \"twilio_auth_token\" {\n  default = \"{{token t}}\"\n}",
+		`TWILIO = {"sid": "{{sid s}}", "token": "{{token t}}"}`,
+		"twilio:\n  prod:\n    sid: {{sid s}}\n    token: {{token t}}",
+		"[twilio]\naccount_sid = {{sid s}}\nauth_token = {{token t}}",
+		"SMS_PROVIDER_SID={{sid s}}\nSMS_PROVIDER_SECRET={{token t}}",
+		"sid: {{sid s}}\nsecret: {{token t}}",
+		"Account SID: {{sid s}}\nAuth Token: {{token t}}",
+		"INFO using account {{sid s}} with token {{token t}}",
+		"client = Client(\"{{sid s}}\", \"{{token t}}\")",
+		"<Twilio sid=\"{{sid s}}\" token=\"{{token t}}\" />",
+		"docker run -e TWILIO_ACCOUNT_SID={{sid s}} -e TWILIO_AUTH_TOKEN={{token t}} app",
+		"twilio_client = TwilioClient.new(sid: '{{sid s}}', token: '{{token t}}')",
+		"$twilio = new Client('{{sid s}}', '{{token t}}');",
+		"services:\n  worker:\n    environment:\n      ACCOUNT_SID: {{sid s}}\n      AUTH_TOKEN: {{token t}}",
+		"account_sid,auth_token\n{{sid s}},{{token t}}",
+	}
+	for _, c := range cases {
+		g := rules.NewGenerator(9)
+		text, _ := g.Expand(c)
+		fs := d.Pair([]FileHits{{Path: "f", Hits: d.Hits([]byte(text))}})
+		ok := false
+		for _, f := range fs {
+			ok = ok || f.Secret.Reveal() == g.Values["t"] && f.Identifier == g.Values["s"]
+		}
+		if !ok {
+			t.Errorf("missed: %s", strings.ReplaceAll(c, "\n", "⏎"))
+		}
+	}
+}
+
+// TestLookalikesNearSIDs: values next to a SID whose own name (or place)
+// says they are something else are not Twilio tokens.
+func TestLookalikesNearSIDs(t *testing.T) {
+	d := defaultDetector(t)
+	cases := []string{
+		"TWILIO_ACCOUNT_SID={{sid s}}\nSENDGRID_API_KEY_ID={{token t}}",
+		"{\"twilio\": {\"sid\": \"{{sid s}}\"}, \"segment\": {\"writeKey\": \"{{token t}}\"}}",
+		"sent from {{sid s}}, message body hash {{token t}}",
+		"account_sid: {{sid s}}\nwebhook_url: https://example.com/hooks/{{token t}}",
+		"GET /2010-04-01/Accounts/{{sid s}}/Messages.json?PageToken=PA{{token t}}",
+		"https://example.com/callback?account={{sid s}}&signature={{token t}}",
+		"[twilio]\naccount_sid = {{sid s}}\n[sentry]\ntoken = {{token t}}",
+		"twilio_sid = \"{{sid s}}\"\nlaunchdarkly_sdk_key = \"{{token t}}\"",
+		"<meta name=\"csrf-token\" content=\"{{token t}}\"> <!-- {{sid s}} -->",
+		"sid={{sid s}} span_id={{token t}}",
+	}
+	for _, c := range cases {
+		g := rules.NewGenerator(9)
+		text, _ := g.Expand(c)
+		for _, f := range d.Pair([]FileHits{{Path: "f", Hits: d.Hits([]byte(text))}}) {
+			if f.Secret.Reveal() == g.Values["t"] {
+				t.Errorf("reported: %s", strings.ReplaceAll(c, "\n", "⏎"))
+			}
+		}
+	}
+}
