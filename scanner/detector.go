@@ -440,33 +440,45 @@ func hasAllowComment(c *content, off int) bool {
 // labels nothing: a test label must not hide a live credential.
 func (d *Detector) markTests(c *content, hits []Hit) {
 	const above = 3
+	// The markers run once over the merged windows of all hits (each hit's
+	// line and the lines above it), not once per hit.
+	var merged []span
+	for _, h := range hits {
+		s := c.linesSpan(h.Line-1-above, h.Line-1)
+		s.start = max(s.start, h.Offset-maxLineWindow)
+		s.end = min(s.end, h.Offset+maxLineWindow)
+		merged = addSpan(merged, s) // hits are in offset order
+	}
+	var marks []span
+	for _, m := range merged {
+		for _, re := range d.set.TestMarkers {
+			for _, loc := range re.FindAllIndex(c.data[m.start:m.end], -1) {
+				marks = append(marks, span{m.start + loc[0], m.start + loc[1]})
+			}
+		}
+	}
+	if len(marks) == 0 {
+		return
+	}
+	slices.SortFunc(marks, func(a, b span) int { return a.start - b.start })
+	// marked reports whether a marker stands on 0-based line (only near
+	// off on a long line).
+	marked := func(line, off int) bool {
+		s := c.linesSpan(line, line)
+		if s.end-s.start > 2*markerWindow {
+			s.start, s.end = max(s.start, off-markerWindow), min(s.end, off+markerWindow)
+		}
+		j, _ := slices.BinarySearchFunc(marks, s.start, func(m span, off int) int { return m.start - off })
+		for ; j < len(marks) && marks[j].start < s.end; j++ {
+			if marks[j].end <= s.end {
+				return true
+			}
+		}
+		return false
+	}
 	hitLines := make(map[int]bool, len(hits))
 	for _, h := range hits {
 		hitLines[h.Line-1] = true
-	}
-	memo := map[int]bool{}
-	marked := func(line, off int) bool {
-		s := c.linesSpan(line, line)
-		short := s.end-s.start <= 2*markerWindow
-		if short {
-			if v, ok := memo[line]; ok {
-				return v
-			}
-		} else {
-			// One long line (minified): only the bytes around the hit.
-			s.start, s.end = max(s.start, off-markerWindow), min(s.end, off+markerWindow)
-		}
-		v := false
-		for _, re := range d.set.TestMarkers {
-			if re.Match(c.data[s.start:s.end]) {
-				v = true
-				break
-			}
-		}
-		if short {
-			memo[line] = v
-		}
-		return v
 	}
 	for i := range hits {
 		h := &hits[i]

@@ -335,15 +335,22 @@ func quotedNameBefore(data []byte, ls, p int) (string, int) {
 	return string(name), ls + open
 }
 
+// maxCSVLine bounds the lines csvHeader reads, so that a value on a long
+// minified line costs no more than one on a short line.
+const maxCSVLine = 4096
+
 // csvHeader returns the header of the column the value at p (just after a
 // separator sep) stands in, when the content starts with a header line of
 // as many fields as the value's line, all of them names.
 func csvHeader(data []byte, ls, p int, sep byte) string {
-	if sep == '|' || ls == 0 {
+	if sep == '|' || ls == 0 || p-ls > maxCSVLine {
 		return ""
 	}
-	le := bytes.IndexByte(data[p:], '\n')
+	le := bytes.IndexByte(data[p:min(len(data), p+maxCSVLine)], '\n')
 	if le < 0 {
+		if len(data)-p > maxCSVLine {
+			return "" // not a CSV line: one long line
+		}
 		le = len(data) - p
 	}
 	line := bytes.TrimRight(data[ls:p+le], "\r")
@@ -352,7 +359,7 @@ func csvHeader(data []byte, ls, p int, sep byte) string {
 	if fields < 3 {
 		return ""
 	}
-	he := bytes.IndexByte(data, '\n')
+	he := bytes.IndexByte(data[:min(len(data), maxCSVLine)], '\n')
 	if he < 0 {
 		return ""
 	}
