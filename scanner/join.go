@@ -106,30 +106,38 @@ func joinerAfter(data []byte, i int) (next int, paren bool) {
 
 // chainAt returns the chain whose first literal opens at open and closes
 // at close, if its pieces add up to at least minRun letters and digits.
+// It allocates only for a chain that does.
 func chainAt(data []byte, open, close, minRun int) (joinChain, bool) {
+	walk := func(emit func(e edit)) (total, pieces, end int) {
+		total, pieces = close-open-1, 1
+		cl, after := close, close+1 // past the piece, and its ")" after .concat(
+		for ; pieces < maxJoinPieces; pieces++ {
+			next, paren := joinerAfter(data, after)
+			e := literalAt(data, next)
+			if e < 0 || paren && (e+1 >= len(data) || data[e+1] != ')') {
+				break
+			}
+			// The edit from the closing quote to the next opening quote
+			// also takes the ")" of an earlier .concat(.
+			emit(edit{start: cl, end: next + 1})
+			total += e - next - 1
+			cl, after = e, e+1
+			if paren {
+				after = e + 2
+			}
+		}
+		if after == cl+2 {
+			emit(edit{start: cl + 1, end: cl + 2})
+		}
+		return total, pieces, after
+	}
+	total, pieces, _ := walk(func(edit) {})
+	if pieces < 2 || total < minRun {
+		return joinChain{}, false
+	}
 	c := joinChain{start: open}
-	total := close - open - 1
-	after := close + 1 // past the piece, and past its ")" after .concat(
-	for pieces := 1; pieces < maxJoinPieces; pieces++ {
-		next, paren := joinerAfter(data, after)
-		end := literalAt(data, next)
-		if end < 0 || paren && (end+1 >= len(data) || data[end+1] != ')') {
-			break
-		}
-		// The edit from the closing quote to the next opening quote also
-		// takes the ")" of an earlier .concat(.
-		c.edits = append(c.edits, edit{start: close, end: next + 1})
-		total += end - next - 1
-		close, after = end, end+1
-		if paren {
-			after = end + 2
-		}
-	}
-	if after == close+2 {
-		c.edits = append(c.edits, edit{start: close + 1, end: close + 2})
-	}
-	c.end = after
-	return c, len(c.edits) > 0 && total >= minRun
+	_, _, c.end = walk(func(e edit) { c.edits = append(c.edits, e) })
+	return c, true
 }
 
 // joined scans the lines around each chain with its pieces joined, and
