@@ -2,6 +2,7 @@ package scanner
 
 import (
 	"bytes"
+	"strings"
 
 	"github.com/leakstop/leakstop/rules"
 )
@@ -266,11 +267,31 @@ func nameBefore(m *rules.NameModel, data []byte, ls, off int) (string, int) {
 		return "", p
 	}
 	name, at := readName(m, data, ls, p)
+	if typeNames[strings.ToLower(name)] {
+		// A declared type, not the name: authToken: string = …,
+		// AUTH_TOKEN: &'static str = …, var authToken string = ….
+		q := at
+		for q > ls && bytes.IndexByte([]byte(" \t&':"), data[q-1]) >= 0 {
+			q--
+		}
+		if q >= ls+len("static") && string(data[q-len("static"):q]) == "static" {
+			q -= len("static")
+			for q > ls && bytes.IndexByte([]byte(" \t&':"), data[q-1]) >= 0 {
+				q--
+			}
+		}
+		name, at = readName(m, data, ls, q)
+	}
 	if !nameLike(name) {
 		return "", at
 	}
 	return name, at
 }
+
+// typeNames are the string types a declaration may put between a name and
+// its value (Rust, TypeScript, Go, Kotlin, Swift, Scala).
+var typeNames = map[string]bool{"str": true, "string": true, "bytes": true, "text": true, "char": true,
+	"charsequence": true, "secretstring": true}
 
 // userinfo reports whether the ':' at colon, touching the value, joins a
 // user to a password ($TWILIO_ACCOUNT_SID:…, ${SID}:…, https://user:…@)

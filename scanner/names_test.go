@@ -189,3 +189,39 @@ func TestLookalikesNearSIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestTypedDeclarationsAndConfigs: cases written after the model (Ansible,
+// Helm, GitLab CI, Swift, Rust, TypeScript, Go, Kotlin, query strings):
+// the first run missed the four typed declarations, whose type stood where
+// the name was looked for.
+func TestTypedDeclarationsAndConfigs(t *testing.T) {
+	d := defaultDetector(t)
+	tps := []string{
+		"twilio_account_sid: \"{{sid s}}\"\ntwilio_auth_token: \"{{token t}}\"\nnewrelic_license_key: \"{{hex32}}\"",
+		"twilio:\n  sid: {{sid s}}\n  token: {{token t}}\nredis:\n  password: {{hex32}}",
+		"variables:\n  TWILIO_SID: {{sid s}}\n  TWILIO_TOKEN: {{token t}}\n  CI_COMMIT_SHA: {{hex32}}",
+		"let accountSid = \"{{sid s}}\"\nlet authToken = \"{{token t}}\"",
+		"const ACCOUNT_SID: &str = \"{{sid s}}\";\nconst AUTH_TOKEN: &str = \"{{token t}}\";",
+		"const accountSid: string = \"{{sid s}}\";\nconst authToken: string = \"{{token t}}\";",
+		"var accountSID string = \"{{sid s}}\"\nvar authToken string = \"{{token t}}\"",
+		"val sid: String = \"{{sid s}}\"\nval token: String = \"{{token t}}\"",
+		"twilio_sid = '{{sid s}}'\ntwilio_token = '{{token t}}'",
+		"TwilioClient.Init(\"{{sid s}}\", \"{{token t}}\");",
+		"account_sid={{sid s}}&auth_token={{token t}}",
+		"Twilio SID {{sid s}} token {{token t}}",
+	}
+	for _, c := range tps {
+		g := rules.NewGenerator(13)
+		text, _ := g.Expand(c)
+		ok := false
+		for _, f := range d.Pair([]FileHits{{Path: "f", Hits: d.Hits([]byte(text))}}) {
+			ok = ok || f.Secret.Reveal() == g.Values["t"] && f.Identifier == g.Values["s"]
+			if f.Secret.Reveal() != g.Values["t"] {
+				t.Errorf("FP in %s", strings.ReplaceAll(c, "\n", "⏎"))
+			}
+		}
+		if !ok {
+			t.Errorf("missed: %s", strings.ReplaceAll(c, "\n", "⏎"))
+		}
+	}
+}
