@@ -65,7 +65,8 @@ func (a Annotation) String() string {
 }
 
 // annotations returns one annotation per location of every finding.
-// Twilio test credentials are warnings; the rest are errors. A finding
+// Twilio test credentials are notices (they do not fail the run); the
+// rest are errors. A finding
 // whose fingerprint is in pending (silenced by the proposal's own
 // configuration, not yet in force) says so with its note.
 func annotations(findings []scanner.Finding, pending map[string]string) []Annotation {
@@ -74,8 +75,8 @@ func annotations(findings []scanner.Finding, pending map[string]string) []Annota
 		f := &findings[i]
 		l := labelsFor(credential.Kind(f.Credential))
 		level := "error"
-		if f.Test {
-			level = "warning"
+		if f.IsTestCredential() {
+			level = "notice"
 		}
 		for _, loc := range f.Locations {
 			var msg strings.Builder
@@ -84,8 +85,8 @@ func annotations(findings []scanner.Finding, pending map[string]string) []Annota
 				fmt.Fprintf(&msg, " with %s %s", l.identifier, f.Identifier)
 			}
 			fmt.Fprintf(&msg, " (confidence %s", f.Confidence)
-			if f.Test {
-				msg.WriteString(", looks like Twilio test credentials")
+			if f.IsTestCredential() {
+				msg.WriteString(", Twilio test credentials")
 			}
 			msg.WriteString(")")
 			if loc.Commit != nil && loc.Commit.Hash != "" {

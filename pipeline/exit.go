@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/leakstop/leakstop/revoker"
+	"github.com/leakstop/leakstop/scanner"
 )
 
 // ErrFindings is returned when a run went right and found credentials
@@ -70,4 +71,20 @@ func ResultExit(r revoker.Result) error {
 		return ErrFindings
 	}
 	return nil
+}
+
+// Failing returns the findings that fail a run. Twilio test credentials
+// (named as such, or answered 20008 by --verify) are notes: reported, but
+// failing only with countTest (--fail-on-test-credentials).
+func (r *Result) Failing(countTest bool) []scanner.Finding {
+	if countTest {
+		return r.Findings
+	}
+	var out []scanner.Finding
+	for _, f := range r.Findings {
+		if !f.IsTestCredential() {
+			out = append(out, f)
+		}
+	}
+	return out
 }

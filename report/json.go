@@ -81,10 +81,13 @@ type DocFinding struct {
 	// Redacted is the redacted form of the secret, always set.
 	Redacted string `json:"-"`
 	// SecretRedacted is true when the report holds only the redacted form.
-	SecretRedacted bool          `json:"secret_redacted"`
-	Confidence     string        `json:"confidence"`
-	Test           bool          `json:"test"`
-	Locations      []DocLocation `json:"locations"`
+	SecretRedacted bool   `json:"secret_redacted"`
+	Confidence     string `json:"confidence"`
+	Test           bool   `json:"test"`
+	// Level is "note" for Twilio test credentials (they do not fail a
+	// scan unless --fail-on-test-credentials), else "error".
+	Level     string        `json:"level"`
+	Locations []DocLocation `json:"locations"`
 	// Verification is "live", "dead", "unknown" or "test" when the
 	// credential was checked against Twilio (scan --verify), else "".
 	// VerifiedAt is when, RFC 3339, or "".
@@ -105,6 +108,7 @@ type docFindingJSON struct {
 	SecretRedacted bool          `json:"secret_redacted"`
 	Confidence     string        `json:"confidence"`
 	Test           bool          `json:"test"`
+	Level          string        `json:"level,omitempty"`
 	Locations      []DocLocation `json:"locations"`
 	Verification   string        `json:"verification"`
 	VerifiedAt     string        `json:"verified_at"`
@@ -115,7 +119,7 @@ func (f DocFinding) MarshalJSON() ([]byte, error) {
 	w := docFindingJSON{
 		Fingerprint: f.Fingerprint, Rule: f.Rule, Description: f.Description,
 		Credential: f.Credential, Identifier: f.Identifier, Account: f.Account,
-		SecretRedacted: f.SecretRedacted, Confidence: f.Confidence, Test: f.Test,
+		SecretRedacted: f.SecretRedacted, Confidence: f.Confidence, Test: f.Test, Level: f.Level,
 		Locations: f.Locations, Verification: f.Verification, VerifiedAt: f.VerifiedAt,
 	}
 	switch {
@@ -148,7 +152,7 @@ func (f *DocFinding) UnmarshalJSON(b []byte) error {
 	*f = DocFinding{
 		Fingerprint: w.Fingerprint, Rule: w.Rule, Description: w.Description,
 		Credential: w.Credential, Identifier: w.Identifier, Account: w.Account,
-		SecretRedacted: w.SecretRedacted, Confidence: w.Confidence, Test: w.Test,
+		SecretRedacted: w.SecretRedacted, Confidence: w.Confidence, Test: w.Test, Level: w.Level,
 		Locations: w.Locations, Verification: w.Verification, VerifiedAt: w.VerifiedAt,
 	}
 	if w.SecretRedacted {
@@ -208,7 +212,7 @@ func NewDocument(r Report, o Options) *Document {
 			Fingerprint: f.Fingerprint, Rule: f.RuleID, Description: f.Description,
 			Credential: f.Credential, Identifier: f.Identifier, Account: f.Account,
 			Redacted: f.Secret.String(), SecretRedacted: !o.NoRedact,
-			Confidence: f.Confidence.String(), Test: f.Test,
+			Confidence: f.Confidence.String(), Test: f.Test, Level: levelOf(f),
 			Locations:    make([]DocLocation, 0, len(f.Locations)),
 			Verification: f.Verification,
 		}
@@ -376,4 +380,12 @@ func ValidFingerprint(s string) bool {
 		}
 	}
 	return true
+}
+
+// levelOf is "note" for Twilio test credentials, "error" for the rest.
+func levelOf(f *scanner.Finding) string {
+	if f.IsTestCredential() {
+		return "note"
+	}
+	return "error"
 }

@@ -254,10 +254,7 @@ func ruleName(id string) string {
 
 func sarifResultFor(f *scanner.Finding, loc *scanner.Location, ruleIdx int, seen map[string]int) sarifResult {
 	l := labelsFor(credential.Kind(f.Credential), f.Identifier)
-	level := "error"
-	if f.Test {
-		level = "note"
-	}
+	level := levelOf(f)
 	var msg strings.Builder
 	fmt.Fprintf(&msg, "%s: %s %s", l.credential, l.secret, f.Secret.String())
 	if f.Identifier != "" {
@@ -269,8 +266,8 @@ func sarifResultFor(f *scanner.Finding, loc *scanner.Location, ruleIdx int, seen
 		fmt.Fprintf(&msg, ", %s-encoded", loc.Encoding)
 	}
 	fmt.Fprintf(&msg, ". Confidence %s.", f.Confidence)
-	if f.Test {
-		msg.WriteString(" Looks like Twilio test credentials.")
+	if f.IsTestCredential() {
+		msg.WriteString(" Twilio test credentials: a note, not a failure.")
 	}
 	if v := verificationText(f); v != "" {
 		fmt.Fprintf(&msg, " Twilio verification: %s.", v)

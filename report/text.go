@@ -59,6 +59,9 @@ func writeText(w io.Writer, r Report, o Options) error {
 		return err
 	}
 	summary := fmt.Sprintf("%s in %s", plural(n, "credential", "credentials"), plural(places, "place", "places"))
+	if tests := countTestCredentials(r.Findings); tests > 0 {
+		summary += fmt.Sprintf(" (%d of them Twilio test credentials, reported as notes)", tests)
+	}
 	fmt.Fprintf(&b, "%s; %s\n", p.paint(ansiBold+ansiRed, summary), scanned)
 	if !o.NoRedact {
 		b.WriteString(p.paint(ansiDim, "Secrets are redacted; --no-redact prints them in full.") + "\n")
@@ -72,8 +75,11 @@ func writeText(w io.Writer, r Report, o Options) error {
 func writeTextFinding(b *strings.Builder, p painter, f *scanner.Finding, noRedact bool) {
 	l := labelsFor(credential.Kind(f.Credential), f.Identifier)
 	head := p.paint(ansiBold+ansiRed, "● "+l.credential)
+	if f.IsTestCredential() {
+		head = p.paint(ansiYellow, "○ note: "+l.credential)
+	}
 	fmt.Fprintf(b, "%s  %s  confidence %s", head, safeText(f.RuleID), f.Confidence)
-	if f.Test {
+	if f.IsTestCredential() {
 		b.WriteString("  " + p.paint(ansiYellow, "[test credentials]"))
 	}
 	b.WriteString("\n")
@@ -230,4 +236,14 @@ func byteSize(n int64) string {
 		v, unit = v/1000, next
 	}
 	return strconv.FormatFloat(v, 'f', 1, 64) + " " + unit
+}
+
+func countTestCredentials(fs []scanner.Finding) int {
+	n := 0
+	for i := range fs {
+		if fs[i].IsTestCredential() {
+			n++
+		}
+	}
+	return n
 }

@@ -32,7 +32,7 @@ func TestTextStructure(t *testing.T) {
 		"(none found: the secret is unpaired)",
 		"    test/fixture.env:1:19\n",
 		"note: history is shallow: 7 commits\n",
-		"3 credentials in 4 places; 1,234 files, 5.6 MB, 7 commits scanned (skipped 2 binary)\n",
+		"3 credentials in 4 places (1 of them Twilio test credentials, reported as notes); 1,234 files, 5.6 MB, 7 commits scanned (skipped 2 binary)\n",
 		IgnoreFileName,
 		"--baseline",
 	} {

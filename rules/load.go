@@ -89,6 +89,15 @@ func Parse(name string, data []byte) (*File, error) {
 			set.TestMarkers = append(set.TestMarkers, re)
 		}
 	}
+	for i, rn := range raw.Names {
+		if m := c.names(rn, i); m != nil {
+			if set.NameModel(m.ID) != nil {
+				c.errf(m.Source.Line, m.ID, "duplicate name model id")
+				continue
+			}
+			set.Names = append(set.Names, m)
+		}
+	}
 	for i, rr := range raw.Rules {
 		if r := c.rule(rr, i); r != nil {
 			if _, dup := set.byID[r.ID]; dup {
@@ -159,6 +168,7 @@ func Merge(base *Set, ext *File) (*Set, error) {
 		Paths:     append(append([]*regexp.Regexp{}, base.Allowlist.Paths...), ext.Set.Allowlist.Paths...),
 	}
 	out.TestMarkers = append(append([]*regexp.Regexp{}, base.TestMarkers...), ext.Set.TestMarkers...)
+	out.Names = mergeNames(base.Names, ext.Set.Names)
 	c := compiler{name: "merged rules"}
 	c.link(out)
 	if len(c.errs) > 0 {
@@ -236,7 +246,7 @@ func (c *compiler) rule(rr rawRule, i int) *Rule {
 	}
 	r := &Rule{
 		ID: id, Description: rr.Description, Kind: Kind(rr.Kind), Entropy: rr.Entropy,
-		Near: rr.Near, Boundary: true, ReportUnpaired: rr.ReportUnpaired,
+		Near: rr.Near, Boundary: true, ReportUnpaired: rr.ReportUnpaired, Names: rr.Names,
 		Examples: rr.Examples, Counter: rr.CounterExamples,
 		Source: Pos{File: c.name, Line: line},
 	}
@@ -280,6 +290,9 @@ func (c *compiler) rule(rr rawRule, i int) *Rule {
 	}
 	if r.Near != "" && r.Kind == Identifier {
 		c.errf(fieldLine("near"), id, "near is for secret rules")
+	}
+	if r.Names != "" && r.Kind == Identifier {
+		c.errf(fieldLine("names"), id, "names is for secret rules")
 	}
 	if r.ReportUnpaired && r.Kind == Identifier {
 		c.errf(fieldLine("report_unpaired"), id, "report_unpaired is for secret rules")
@@ -330,9 +343,12 @@ func (c *compiler) pair(rp rawPair, i int) *Pair {
 	return p
 }
 
-// link checks references between rules and pairs.
+// link checks references between rules, pairs and name models.
 func (c *compiler) link(s *Set) {
 	for _, r := range s.Rules {
+		if r.Names != "" && s.NameModel(r.Names) == nil {
+			c.errAt(r.Source, r.ID, "names = %q: no such name model", r.Names)
+		}
 		if r.Near == "" {
 			continue
 		}

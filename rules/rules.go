@@ -47,9 +47,12 @@ type Rule struct {
 	// ReportUnpaired reports a secret of this rule even when no identifier
 	// can be paired with it.
 	ReportUnpaired bool
-	Allowlist      Allowlist
-	Examples       []string
-	Counter        []string
+	// Names is the id of the name model that judges the name this rule's
+	// values sit under; "" for none.
+	Names     string
+	Allowlist Allowlist
+	Examples  []string
+	Counter   []string
 	// Source says where the rule was defined, for messages.
 	Source Pos
 }
@@ -122,8 +125,20 @@ type Set struct {
 	// TestMarkers label a credential as Twilio test credentials when they
 	// match near it.
 	TestMarkers []*regexp.Regexp
+	// Names are the name models rules refer to.
+	Names []*NameModel
 
 	byID map[string]*Rule
+}
+
+// NameModel returns the name model with id, or nil.
+func (s *Set) NameModel(id string) *NameModel {
+	for _, m := range s.Names {
+		if m.ID == id {
+			return m
+		}
+	}
+	return nil
 }
 
 // Rule returns the rule with id, or nil.
@@ -149,8 +164,8 @@ func (s *Set) PairFor(id string) []*Pair {
 
 // NewSet builds a Set from already compiled parts (used to run one rule on
 // its own, and by tests). It does not re-validate.
-func NewSet(rs []*Rule, pairs []*Pair, allow Allowlist, markers []*regexp.Regexp) *Set {
-	s := &Set{Rules: rs, Pairs: pairs, Allowlist: allow, TestMarkers: markers, byID: map[string]*Rule{}}
+func NewSet(rs []*Rule, pairs []*Pair, allow Allowlist, markers []*regexp.Regexp, names []*NameModel) *Set {
+	s := &Set{Rules: rs, Pairs: pairs, Allowlist: allow, TestMarkers: markers, Names: names, byID: map[string]*Rule{}}
 	for _, r := range rs {
 		s.byID[r.ID] = r
 	}

@@ -8,6 +8,7 @@ type rawFile struct {
 	Extend    rawExtend    `toml:"extend"`
 	Allowlist rawAllowlist `toml:"allowlist"`
 	TestCreds rawTestCreds `toml:"test_credentials"`
+	Names     []rawNames   `toml:"names"`
 	Rules     []rawRule    `toml:"rules"`
 	Pairs     []rawPair    `toml:"pairs"`
 }
@@ -42,6 +43,7 @@ type rawRule struct {
 	Entropy         float64      `toml:"entropy"`
 	Near            string       `toml:"near"`
 	Boundary        *bool        `toml:"boundary"`
+	Names           string       `toml:"names"`
 	ReportUnpaired  bool         `toml:"report_unpaired"`
 	Allowlist       rawAllowlist `toml:"allowlist"`
 	Examples        []string     `toml:"examples"`
@@ -58,4 +60,20 @@ type rawPair struct {
 	CrossFile       *bool    `toml:"cross_file"`
 	Examples        []string `toml:"examples"`
 	CounterExamples []string `toml:"counter_examples"`
+}
+
+// rawNames is a name model: lists of word patterns, and names with the
+// class each must get.
+type rawNames struct {
+	ID            string   `toml:"id"`
+	Description   string   `toml:"description"`
+	Owner         []string `toml:"owner"`
+	Secret        []string `toml:"secret"`
+	Context       []string `toml:"context"`
+	Other         []string `toml:"other"`
+	Foreign       []string `toml:"foreign"`
+	OwnerExamples []string `toml:"owner_examples"`
+	FitsExamples  []string `toml:"fits_examples"`
+	OtherExamples []string `toml:"other_examples"`
+	NoneExamples  []string `toml:"none_examples"`
 }

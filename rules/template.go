@@ -20,6 +20,8 @@ import (
 //	{{upper L}}      value of L in upper case        {{b64 A B …}}  base64 of the concatenation
 //	{{url A …}}      URL-escaped concatenation       {{uesc A …}}   JSON \u00XX escapes of it
 //	{{repeat "s" N}} s repeated N times
+//	{{part A I J}}   bytes I to J of A (a label or fn:label), to write a
+//	                 value as several string literals
 //
 // Arguments of upper, b64, url and uesc are labels, "quoted literals", or
 // fn:label to generate a labelled value inline ({{b64 sid:s ":" token:t}}).
@@ -122,6 +124,20 @@ func (g *Generator) call(expr string) (string, error) {
 			return "", fmt.Errorf("{{repeat}}: bad count %q", args[1])
 		}
 		return strings.Repeat(args[0][1:len(args[0])-1], n), nil
+	case "part":
+		if len(args) != 3 {
+			return "", fmt.Errorf("{{part}} takes a value and two offsets")
+		}
+		v, err := g.arg(fn, args[0])
+		if err != nil {
+			return "", err
+		}
+		from, err1 := strconv.Atoi(args[1])
+		to, err2 := strconv.Atoi(args[2])
+		if err1 != nil || err2 != nil || from < 0 || to < from || to > len(v) {
+			return "", fmt.Errorf("{{part}}: bad range %s..%s of a %d-byte value", args[1], args[2], len(v))
+		}
+		return v[from:to], nil
 	case "upper":
 		if len(args) != 1 {
 			return "", fmt.Errorf("{{upper}} takes one argument")

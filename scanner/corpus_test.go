@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,11 +15,16 @@ import (
 	"github.com/leakstop/leakstop/rules"
 )
 
-const corpusDir = "../testdata/corpus"
+// The corpora: corpusDir holds the shapes the rules were written with,
+// shapesDir shapes written after them (issue 12), with look-alikes.
+const (
+	corpusDir = "../testdata/corpus"
+	shapesDir = "../testdata/shapes"
+)
 
 // expandCorpus writes the corpus with its templates filled in from seed
 // into a temporary directory and returns it with the generated values.
-func expandCorpus(t testing.TB, seed uint64) (string, map[string]string) {
+func expandCorpus(t testing.TB, corpusDir string, seed uint64) (string, map[string]string) {
 	t.Helper()
 	g := rules.NewGenerator(seed)
 	dst := t.TempDir()
@@ -51,7 +57,7 @@ func expandCorpus(t testing.TB, seed uint64) (string, map[string]string) {
 
 type credKey struct{ path, rule, id, secret, flags string }
 
-func readWant(t testing.TB, values map[string]string) []credKey {
+func readWant(t testing.TB, corpusDir string, values map[string]string) []credKey {
 	t.Helper()
 	f, err := os.Open(filepath.Join(corpusDir, "want.txt"))
 	if err != nil {
@@ -89,56 +95,89 @@ func readWant(t testing.TB, values map[string]string) []credKey {
 	return want
 }
 
+// scanCorpus expands corpus dir with seed and scans each top-level entry
+// as one snapshot. It returns what was found and what want.txt expects,
+// keyed by entry.
+func scanCorpus(t testing.TB, d *Detector, dir string, seed uint64) (got, want map[string][]credKey) {
+	t.Helper()
+	root, values := expandCorpus(t, dir, seed)
+	got, want = map[string][]credKey{}, map[string][]credKey{}
+	for _, w := range readWant(t, dir, values) {
+		top, _, _ := strings.Cut(w.path, "/")
+		want[top] = append(want[top], w)
+	}
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		got[e.Name()] = nil
+		res, err := ScanDir(context.Background(), d, filepath.Join(root, e.Name()), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range res.Findings {
+			p := e.Name()
+			if e.IsDir() {
+				p += "/" + f.Locations[0].Path
+			}
+			k := credKey{path: p, rule: f.RuleID, id: f.Identifier, secret: f.Secret.Reveal()}
+			if f.Test {
+				k.flags = "test"
+			}
+			got[e.Name()] = append(got[e.Name()], k)
+		}
+	}
+	return got, want
+}
+
+// diffCorpus reports every expected credential missed and every finding
+// not expected.
+func diffCorpus(t *testing.T, got, want []credKey) {
+	t.Helper()
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			t.Errorf("missed: %s %s (id %q) flags=%q", w.path, w.rule, w.id, w.flags)
+		}
+	}
+	for _, g := range got {
+		if !slices.Contains(want, g) {
+			t.Errorf("unexpected: %s %s id=%q secret=%s flags=%q", g.path, g.rule, g.id, redactForTest(g.secret), g.flags)
+		}
+	}
+}
+
 // TestCorpus scans every shape and trap of testdata/corpus and asserts the
 // exact set of credentials found: each expected one, nothing else.
 func TestCorpus(t *testing.T) {
-	set, err := rules.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := NewDetector(set)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := defaultDetector(t)
 	for seed := uint64(1); seed <= 8; seed++ {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
-			root, values := expandCorpus(t, seed)
-			want := readWant(t, values)
-			entries, err := os.ReadDir(root)
-			if err != nil {
-				t.Fatal(err)
+			got, want := scanCorpus(t, d, corpusDir, seed)
+			var g, w []credKey
+			for k := range got {
+				g = append(g, got[k]...)
+				w = append(w, want[k]...)
 			}
-			var got []credKey
-			for _, e := range entries {
-				res, err := ScanDir(context.Background(), d, filepath.Join(root, e.Name()), Options{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, f := range res.Findings {
-					p := f.Locations[0].Path
-					if e.IsDir() {
-						p = e.Name() + "/" + p
-					} else {
-						p = e.Name()
-					}
-					k := credKey{path: p, rule: f.RuleID, id: f.Identifier, secret: f.Secret.Reveal()}
-					if f.Test {
-						k.flags = "test"
-					}
-					got = append(got, k)
-				}
-			}
-			for _, w := range want {
-				if !slices.Contains(got, w) {
-					t.Errorf("missed: %s %s (id %q)", w.path, w.rule, w.id)
-				}
-			}
-			for _, g := range got {
-				if !slices.Contains(want, g) {
-					t.Errorf("unexpected: %s %s id=%q secret=%s flags=%q", g.path, g.rule, g.id, redactForTest(g.secret), g.flags)
-				}
-			}
+			diffCorpus(t, g, w)
 		})
+	}
+}
+
+// TestShapes scans testdata/shapes, one subtest per file: configuration,
+// code, logs and exports from many ecosystems, each credential with
+// look-alikes beside it (issue 12: names decide, test credentials, colour
+// codes, split literals, cross-file pairs).
+func TestShapes(t *testing.T) {
+	d := defaultDetector(t)
+	for seed := uint64(1); seed <= 8; seed++ {
+		got, want := scanCorpus(t, d, shapesDir, seed)
+		names := slices.Sorted(maps.Keys(got))
+		for _, name := range names {
+			t.Run(fmt.Sprintf("%s/seed%d", name, seed), func(t *testing.T) {
+				diffCorpus(t, got[name], want[name])
+			})
+		}
 	}
 }
 

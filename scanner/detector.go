@@ -29,8 +29,11 @@ type Hit struct {
 	Offset int
 	// Encoding is how the value was encoded in the content, if at all.
 	Encoding string
-	// Test is true when a test-credential marker stands near the hit.
+	// Test is true when a test-credential marker names the hit.
 	Test bool
+	// Name is what the name the value sits under says, for rules with a
+	// name model (values whose name says something else are no hits).
+	Name rules.NameClass
 }
 
 // Detector runs a compiled rule set over content. It is safe for
@@ -46,6 +49,8 @@ type Hit struct {
 type Detector struct {
 	set   *rules.Set
 	rules []*rules.Rule
+	// names[i] is the name model of rule i, or nil.
+	names []*rules.NameModel
 	// gated lists rules with MinRun > 0 and no Near; minRun is the least
 	// MinRun of all gated and near rules.
 	gated  []int
@@ -76,7 +81,8 @@ var decodeTriggers = []string{"qum", "u0s", `\u00`, "%3a", "basic "}
 
 // NewDetector prepares set for scanning.
 func NewDetector(set *rules.Set, opts ...DetectorOption) (*Detector, error) {
-	d := &Detector{set: set, rules: set.Rules, near: map[int][]int{}, window: make([]int, len(set.Rules))}
+	d := &Detector{set: set, rules: set.Rules, near: map[int][]int{}, window: make([]int, len(set.Rules)),
+		names: make([]*rules.NameModel, len(set.Rules))}
 	for _, o := range opts {
 		o(d)
 	}
@@ -88,6 +94,11 @@ func NewDetector(set *rules.Set, opts ...DetectorOption) (*Detector, error) {
 	var fallbackKW []string
 	kwIndex := map[string]int{}
 	for i, r := range set.Rules {
+		if r.Names != "" {
+			if d.names[i] = set.NameModel(r.Names); d.names[i] == nil {
+				return nil, fmt.Errorf("rule %q: name model %q not in set", r.ID, r.Names)
+			}
+		}
 		for _, k := range r.Keywords {
 			words[k] = true
 		}
@@ -228,7 +239,7 @@ func (d *Detector) hits(data []byte, depth int) []Hit {
 		return nil
 	}
 	sh := classify(data, d.minRun)
-	if len(sh.runs) == 0 && len(sh.encoded) == 0 && d.ac == nil {
+	if len(sh.runs) == 0 && len(sh.encoded) == 0 && len(sh.joins) == 0 && d.ac == nil {
 		return nil
 	}
 	c := &content{data: data}
@@ -255,6 +266,9 @@ func (d *Detector) hits(data []byte, depth int) []Hit {
 	}
 	if len(out) > 0 {
 		out = d.matchNear(c, &sh, out)
+	}
+	if depth < maxDecodeDepth && len(sh.joins) > 0 {
+		out = append(out, d.joined(c, sh.joins, depth)...)
 	}
 	if depth < maxDecodeDepth && len(sh.encoded) > 0 {
 		var spans []span
@@ -355,12 +369,18 @@ func (d *Detector) match(c *content, ri int, s span, out []Hit) []Hit {
 			continue
 		}
 		off := s.start + gs
+		var name rules.NameClass
+		if m := d.names[ri]; m != nil {
+			if name = nameClass(m, c.data, off, s.start+ge); name == rules.NameOther {
+				continue
+			}
+		}
 		if d.allowed(c, off) {
 			continue
 		}
 		line := c.lineOf(off)
 		col := off - c.lines()[line] + 1
-		out = append(out, Hit{Rule: r, Value: string(v), Line: line + 1, Column: col, EndColumn: col + len(v), Offset: off})
+		out = append(out, Hit{Rule: r, Value: string(v), Line: line + 1, Column: col, EndColumn: col + len(v), Offset: off, Name: name})
 	}
 	return out
 }
@@ -382,9 +402,11 @@ func (d *Detector) accept(r *rules.Rule, v []byte) bool {
 
 // boundaryOK reports whether data[gs:ge] touches no letter or digit. It
 // looks at the whole content, not the span the regex ran on, so a span
-// that cuts through a long run never yields a piece of it.
+// that cuts through a long run never yields a piece of it. A terminal
+// colour code before the value (ESC[33m, \x1b[33m …) is a separator, not
+// the letter m touching it.
 func boundaryOK(text []byte, gs, ge int) bool {
-	if gs > 0 && isAlnum(text[gs-1]) {
+	if gs > 0 && isAlnum(text[gs-1]) && sgrStart(text, max(0, gs-16), gs) < 0 {
 		return false
 	}
 	if ge < len(text) && isAlnum(text[ge]) {
@@ -411,18 +433,20 @@ func hasAllowComment(c *content, off int) bool {
 	return bytes.Contains(c.data[s.start:s.end], []byte(AllowComment))
 }
 
-// markTests sets Test on hits with a test-credential marker on their line
-// or the lines around it. The markers run once over the merged windows of
-// all hits, not once per hit.
+// markTests sets Test on hits that a test-credential marker names: a
+// marker on the hit's own line, or on a line without a credential just
+// above it, with no blank line and no marked credential line between (a
+// "# Twilio test credentials" comment over the block). A marker further away, or a magic test phone number,
+// labels nothing: a test label must not hide a live credential.
 func (d *Detector) markTests(c *content, hits []Hit) {
-	const around = 3
-	win := make([]span, len(hits))
+	const above = 3
+	// The markers run once over the merged windows of all hits (each hit's
+	// line and the lines above it), not once per hit.
 	var merged []span
-	for i, h := range hits {
-		s := c.linesSpan(h.Line-1-around, h.Line-1+around)
+	for _, h := range hits {
+		s := c.linesSpan(h.Line-1-above, h.Line-1)
 		s.start = max(s.start, h.Offset-maxLineWindow)
 		s.end = min(s.end, h.Offset+maxLineWindow)
-		win[i] = s
 		merged = addSpan(merged, s) // hits are in offset order
 	}
 	var marks []span
@@ -437,13 +461,49 @@ func (d *Detector) markTests(c *content, hits []Hit) {
 		return
 	}
 	slices.SortFunc(marks, func(a, b span) int { return a.start - b.start })
-	for i, w := range win {
-		j, _ := slices.BinarySearchFunc(marks, w.start, func(m span, off int) int { return m.start - off })
-		if j < len(marks) && marks[j].end <= w.end {
-			hits[i].Test = true
+	// marked reports whether a marker stands on 0-based line (only near
+	// off on a long line).
+	marked := func(line, off int) bool {
+		s := c.linesSpan(line, line)
+		if s.end-s.start > 2*markerWindow {
+			s.start, s.end = max(s.start, off-markerWindow), min(s.end, off+markerWindow)
+		}
+		j, _ := slices.BinarySearchFunc(marks, s.start, func(m span, off int) int { return m.start - off })
+		for ; j < len(marks) && marks[j].start < s.end; j++ {
+			if marks[j].end <= s.end {
+				return true
+			}
+		}
+		return false
+	}
+	hitLines := make(map[int]bool, len(hits))
+	for _, h := range hits {
+		hitLines[h.Line-1] = true
+	}
+	for i := range hits {
+		h := &hits[i]
+		l := h.Line - 1
+		if marked(l, h.Offset) {
+			h.Test = true
+			continue
+		}
+		for up := l - 1; up >= 0 && up >= l-above; up-- {
+			s := c.linesSpan(up, up)
+			if len(bytes.TrimSpace(c.data[s.start:s.end])) == 0 {
+				break
+			}
+			if marked(up, s.start) {
+				// A marker on a line with a credential of its own names
+				// that one (TWILIO_TEST_AUTH_TOKEN=…), not this one.
+				h.Test = !hitLines[up]
+				break
+			}
 		}
 	}
 }
+
+// markerWindow bounds the bytes of a long line that test markers read.
+const markerWindow = 256
 
 // dedupeHits sorts hits by offset and drops exact repeats (the same rule
 // and value at the same place, found by overlapping spans or decoding).

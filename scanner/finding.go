@@ -76,6 +76,11 @@ type Finding struct {
 	VerifiedAt   time.Time
 }
 
+// IsTestCredential reports whether f is Twilio test credentials: named so
+// where it was found, or so answered by Twilio (403, error 20008). Those
+// are reported as notes and do not fail a scan unless asked to.
+func (f *Finding) IsTestCredential() bool { return f.Test || f.Verification == "test" }
+
 // Location is one place a credential was found.
 type Location struct {
 	Path string

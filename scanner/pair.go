@@ -2,6 +2,7 @@ package scanner
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/leakstop/leakstop/rules"
 	"github.com/leakstop/leakstop/secret"
@@ -103,6 +104,10 @@ func (d *Detector) pairOne(p *rules.Pair, files []FileHits) []Finding {
 		secrets := bestSecrets(f.Hits, rank)
 		for _, s := range secrets {
 			near, sameFile := nearestID(ids[fi], s)
+			var cands []idHit
+			if near == nil && p.CrossFile && len(distinct) > 0 {
+				cands = crossCandidates(files, fi, distinct)
+			}
 			switch {
 			case near != nil && sameFile:
 				conf := Medium
@@ -110,15 +115,15 @@ func (d *Detector) pairOne(p *rules.Pair, files []FileHits) []Finding {
 					conf = High
 				}
 				out = append(out, d.finding(p, files, fi, s, near, conf))
-			case p.CrossFile && len(distinct) > 0 && len(distinct) <= maxCrossFileIdentifiers:
-				vals := make([]string, 0, len(distinct))
-				for v := range distinct {
-					vals = append(vals, v)
+			case len(cands) > 0:
+				// Honest confidence: medium only for a secret whose own
+				// name says Twilio and the one SID it can belong to.
+				conf := Low
+				if len(cands) == 1 && s.Name == rules.NameOwner {
+					conf = Medium
 				}
-				slices.Sort(vals)
-				for _, v := range vals {
-					id := distinct[v]
-					out = append(out, d.finding(p, files, fi, s, &id, Medium))
+				for _, id := range cands {
+					out = append(out, d.finding(p, files, fi, s, &id, conf))
 				}
 			case s.Rule.ReportUnpaired:
 				out = append(out, d.finding(p, files, fi, s, nil, Low))
@@ -126,6 +131,42 @@ func (d *Detector) pairOne(p *rules.Pair, files []FileHits) []Finding {
 		}
 	}
 	return out
+}
+
+// crossCandidates returns the identifiers of other files that a secret of
+// file fi may pair with, in value order: every distinct one of the
+// snapshot when there are few; else those of the nearest directory above
+// fi that holds any, when there are few there; else none.
+func crossCandidates(files []FileHits, fi int, distinct map[string]idHit) []idHit {
+	pick := func(in func(path string) bool) []idHit {
+		var out []idHit
+		for _, id := range distinct {
+			if in(files[id.file].Path) {
+				out = append(out, id)
+			}
+		}
+		slices.SortFunc(out, func(a, b idHit) int { return strings.Compare(a.hit.Value, b.hit.Value) })
+		return out
+	}
+	if len(distinct) <= maxCrossFileIdentifiers {
+		return pick(func(string) bool { return true })
+	}
+	dir := files[fi].Path
+	for dir != "" {
+		i := strings.LastIndexByte(dir, '/')
+		if i < 0 {
+			dir = ""
+			break
+		}
+		dir = dir[:i]
+		if ids := pick(func(p string) bool { return strings.HasPrefix(p, dir+"/") }); len(ids) > 0 {
+			if len(ids) <= maxCrossFileIdentifiers {
+				return ids
+			}
+			return nil
+		}
+	}
+	return nil
 }
 
 // bestSecrets returns the secret hits of a pair in one file, one per place:
@@ -196,7 +237,9 @@ func (d *Detector) finding(p *rules.Pair, files []FileHits, fi int, s *Hit, id *
 	}
 	if id != nil {
 		fd.Identifier = id.hit.Value
-		fd.Test = fd.Test || id.hit.Test
+		// A SID named for test credentials makes its pair a test one only
+		// when the secret has no name of its own to say otherwise.
+		fd.Test = fd.Test || id.hit.Test && s.Name == rules.NameNone
 		loc.IdentifierLine = id.hit.Line
 		loc.IdentifierPath = files[id.file].Path
 	} else {

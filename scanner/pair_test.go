@@ -67,12 +67,12 @@ func TestConfidenceLevels(t *testing.T) {
 		}
 	}
 	// The lone token pairs across files (two SIDs in the snapshot), at
-	// medium confidence, once per SID.
+	// low confidence as it cannot say which, once per SID.
 	n := 0
 	for _, f := range fs {
 		if f.Secret.Reveal() == v["t3"] {
 			n++
-			if f.Confidence != Medium || f.Locations[0].IdentifierPath == "c/lone.sh" {
+			if f.Confidence != Low || f.Locations[0].IdentifierPath == "c/lone.sh" {
 				t.Errorf("cross-file pair: %+v", f.Locations[0])
 			}
 		}
@@ -221,5 +221,45 @@ func TestPairsWithTheSIDAbove(t *testing.T) {
 		if f.Identifier != v[fmt.Sprintf("s%d", i)] || f.Secret.Reveal() != v[fmt.Sprintf("t%d", i)] {
 			t.Errorf("token on line %d paired with the wrong SID", line)
 		}
+	}
+}
+
+// TestCrossFileConfidence: a token under a Twilio name pairs with the one
+// SID of another file at medium confidence; under a generic name, low;
+// with more SIDs than pair across a snapshot, with those of its own
+// directory.
+func TestCrossFileConfidence(t *testing.T) {
+	fs, v := scanFiles(t, map[string]string{
+		"config/twilio.yml":     "twilio:\n  account_sid: {{sid s}}\n",
+		"deploy/production.env": "TWILIO_AUTH_TOKEN={{token named}}\n",
+		"deploy/generic.env":    "AUTH_TOKEN={{token generic}}\n",
+	})
+	got := map[string]Finding{}
+	for _, f := range fs {
+		got[f.Secret.Reveal()] = f
+	}
+	if f := got[v["named"]]; f.Identifier != v["s"] || f.Confidence != Medium || f.Locations[0].IdentifierPath != "config/twilio.yml" {
+		t.Errorf("named token: identifier %q confidence %v", Redact(f.Identifier), f.Confidence)
+	}
+	if f := got[v["generic"]]; f.Identifier != v["s"] || f.Confidence != Low {
+		t.Errorf("generic token: identifier %q confidence %v", Redact(f.Identifier), f.Confidence)
+	}
+
+	files := map[string]string{"svc/sms/.env": "TWILIO_AUTH_TOKEN={{token t}}\n", "svc/sms/config.yml": "account_sid: {{sid own}}\n"}
+	for i := 0; i < maxCrossFileIdentifiers+1; i++ {
+		files[fmt.Sprintf("docs/%d.md", i)] = "account {{sid}}\n"
+	}
+	fs, v = scanFiles(t, files)
+	n := 0
+	for _, f := range fs {
+		if f.Secret.Reveal() == v["t"] {
+			n++
+			if f.Identifier != v["own"] {
+				t.Errorf("paired with %q, want the SID of its directory", Redact(f.Identifier))
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("token reported %d times, want once", n)
 	}
 }

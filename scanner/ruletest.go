@@ -13,6 +13,9 @@ type ExampleFailure struct {
 	Example string // the template, never its expansion
 	Counter bool   // a counter-example that matched
 	Err     error  // the template did not expand, or the detector failed
+	// Want and Got are set for a name example of a name model that was
+	// classified otherwise.
+	Want, Got rules.NameClass
 }
 
 func (f ExampleFailure) Error() string {
@@ -21,6 +24,8 @@ func (f ExampleFailure) Error() string {
 		loc = fmt.Sprintf("%s:%d", loc, f.Source.Line)
 	}
 	switch {
+	case f.Want != f.Got:
+		return fmt.Sprintf("%s: names %q: %q is %s, want %s", loc, f.Rule, f.Example, f.Got, f.Want)
 	case f.Err != nil:
 		return fmt.Sprintf("%s: rule %q: example %q: %v", loc, f.Rule, f.Example, f.Err)
 	case f.Counter:
@@ -30,12 +35,20 @@ func (f ExampleFailure) Error() string {
 	}
 }
 
-// CheckExamples runs every rule's and pair's examples and counter-examples,
+// CheckExamples classifies every name model's example names, and runs
+// every rule's and pair's examples and counter-examples,
 // expanded with values generated from seed, and returns what failed. A
 // rule's examples run that rule alone (with the identifier a near rule
 // needs); a pair's examples run the whole set.
 func CheckExamples(set *rules.Set, seed uint64) []ExampleFailure {
 	var fails []ExampleFailure
+	for _, m := range set.Names {
+		for _, ex := range m.Examples {
+			if got := m.Classify(ex.Name); got != ex.Class {
+				fails = append(fails, ExampleFailure{Rule: m.ID, Source: ex.Source, Example: ex.Name, Want: ex.Class, Got: got})
+			}
+		}
+	}
 	g := rules.NewGenerator(seed)
 	for _, r := range set.Rules {
 		sub := []*rules.Rule{r}
@@ -44,7 +57,7 @@ func CheckExamples(set *rules.Set, seed uint64) []ExampleFailure {
 			sub = append(sub, set.Rule(r.Near))
 			pairs = set.PairFor(r.ID)
 		}
-		d, err := NewDetector(rules.NewSet(sub, pairs, set.Allowlist, set.TestMarkers))
+		d, err := NewDetector(rules.NewSet(sub, pairs, set.Allowlist, set.TestMarkers, set.Names))
 		if err != nil {
 			fails = append(fails, ExampleFailure{Rule: r.ID, Source: r.Source, Err: err})
 			continue

@@ -7,6 +7,8 @@ import "bytes"
 type shapes struct {
 	runs    []span
 	encoded []span
+	// joins are chains of short literals that join into a run (join.go).
+	joins []joinChain
 }
 
 // minBase64Run is the shortest base64 stretch worth decoding: a token's
@@ -19,6 +21,7 @@ const (
 	clsAlnum  = 1 // letters and digits
 	clsB64    = 2 // '+' and '/': base64 but not alphanumeric
 	clsEscape = 3 // '%' and '\\': may start an escape
+	clsQuote  = 4 // quotes: may close a piece of a split literal
 )
 
 var byteClass [256]uint8
@@ -33,6 +36,8 @@ func init() {
 			byteClass[c] = clsB64
 		case b == '%' || b == '\\':
 			byteClass[c] = clsEscape
+		case isQuote(b):
+			byteClass[c] = clsQuote
 		}
 	}
 }
@@ -45,6 +50,7 @@ func classify(data []byte, minRun int) shapes {
 	var sh shapes
 	n := len(data)
 	i := 0
+	lastStart, lastEnd := -1, -1 // the last alphanumeric run
 	for i < n {
 		// Skip what is neither base64 nor an escape.
 		for i < n && byteClass[data[i]] == clsOther {
@@ -53,8 +59,21 @@ func classify(data []byte, minRun int) shapes {
 		if i >= n {
 			break
 		}
-		if byteClass[data[i]] == clsEscape {
+		switch byteClass[data[i]] {
+		case clsEscape:
 			sh.escape(data, i)
+			i++
+			continue
+		case clsQuote:
+			// The closing quote of a literal of letters and digits only:
+			// the first piece of a split literal?
+			if minRun > 0 && i == lastEnd && lastEnd > lastStart && lastStart > 0 && data[lastStart-1] == data[i] {
+				if ch, ok := chainAt(data, lastStart-1, i, minRun); ok {
+					sh.joins = append(sh.joins, ch)
+					i = ch.end
+					continue
+				}
+			}
 			i++
 			continue
 		}
@@ -65,6 +84,7 @@ func classify(data []byte, minRun int) shapes {
 			for i < n && byteClass[data[i]] == clsAlnum {
 				i++
 			}
+			lastStart, lastEnd = runStart, i
 			if minRun > 0 && i-runStart >= minRun {
 				sh.runs = append(sh.runs, span{runStart, i})
 			}

@@ -36,6 +36,10 @@ this same process (see leakstop revoke --help): the secrets never leave it.
 Its plan or result follows the report on standard output, or goes to
 standard error when a json, sarif or csv report is on standard output.
 
+Twilio test credentials (named so where they are found, or answered so by
+Twilio with --verify) are reported as notes and do not change the exit
+status, unless --fail-on-test-credentials is given.
+
 Exit status: 0 no findings, 1 findings, 2 error (with --revoke also: a
 rotation failed or is unfinished).`
 
@@ -76,6 +80,7 @@ func runScan(ctx context.Context, s *stdio, args []string) error {
 	fs.BoolVar(&f.allObjects, "all-objects", false, "also scan unreachable git objects")
 	fs.BoolVar(&f.allLocations, "all-locations", false, "report every commit and path holding a credential")
 	fs.StringVar(&f.color, "color", "auto", "colour text output: auto, always or never")
+	fs.BoolVar(&f.failOnTest, "fail-on-test-credentials", false, "count Twilio test credentials as findings (by default they are notes: reported, exit status unchanged)")
 	fs.BoolVar(&f.verify, "verify", false, "check each credential against Twilio (read-only) and report live, dead, unknown or test")
 	fs.StringVar(&f.revoke, "revoke", "", "then hand the findings to the revoker; `MODE` is plan (verify, print what would be done) or apply (rotate the live credentials of the accounts in --config)")
 	f.rf.register(fs)
@@ -185,7 +190,7 @@ func runScan(ctx context.Context, s *stdio, args []string) error {
 	if res.RevokeErr != nil && !errors.Is(res.RevokeErr, errFindings) {
 		return res.RevokeErr
 	}
-	if len(res.Findings) > 0 {
+	if len(res.Failing(f.failOnTest)) > 0 {
 		return errFindings
 	}
 	return nil
