@@ -210,16 +210,19 @@ func (g *gitScan) rangeScan(ctx context.Context, r gitdb.Range) error {
 		g.commits[c.Hash] = c
 	}
 	g.sum.Stats.Commits = int64(len(commits))
+	g.tr.phase("commits")
 	blobs, gitlinks, err := g.db.AddedBlobs(ctx, commits)
 	if err != nil {
 		return err
 	}
+	g.tr.phase("trees")
 	for _, p := range gitlinks {
 		g.gitlinks[p] = true
 	}
 	if err := g.db.ReadBlobs(ctx, g.opts.workers(), blobs, g.scanBlob); err != nil {
 		return err
 	}
+	g.tr.phase("blobs")
 	tips := make([]gitdb.Tip, len(include))
 	for i, h := range include {
 		tips[i] = gitdb.Tip{Name: r.Include[i], Commit: h, Branch: true}
@@ -233,6 +236,7 @@ func (g *gitScan) staged(ctx context.Context, indexFile string) error {
 	if err != nil {
 		return err
 	}
+	g.tr.phase("index")
 	seen := map[gitdb.Hash]bool{}
 	var blobs []gitdb.Hash
 	for _, f := range changed {
@@ -244,6 +248,7 @@ func (g *gitScan) staged(ctx context.Context, indexFile string) error {
 	if err := g.db.ReadBlobs(ctx, g.opts.workers(), blobs, g.scanBlob); err != nil {
 		return err
 	}
+	g.tr.phase("blobs")
 	var files []FileHits
 	for _, f := range changed {
 		if h := g.hits[f.Blob]; len(h) > 0 {

@@ -172,6 +172,7 @@ func hookRun(ctx context.Context, s *stdio, rulesExtend, ignoreFile string, maxS
 	res, err := hook.ScanStaged(ctx, d, repo.Top, scanner.Options{
 		MaxFileSize: maxSize,
 		Warn:        func(msg string) { s.warnf("%s", msg) },
+		Trace:       s.gitTrace(),
 	})
 	if err != nil {
 		return err

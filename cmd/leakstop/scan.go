@@ -125,6 +125,7 @@ func runScan(ctx context.Context, s *stdio, args []string) error {
 		MaxFileSize: f.maxFileSize,
 		Workers:     f.workers,
 		Warn:        func(msg string) { s.warnf("%s", msg) },
+		Trace:       s.gitTrace(),
 	}
 
 	var res *scanner.Result
