@@ -99,8 +99,30 @@ func (db *DB) Tips() ([]Tip, error) {
 }
 
 // ResolveCommit resolves a revision (a commit id, branch, tag, "HEAD~2",
-// …) to the commit it names, following annotated tags.
+// …) to the commit it names, following annotated tags. As git does, a
+// name that is both a ref and the prefix of an object id ("a", "cafe")
+// names the ref.
 func (db *DB) ResolveCommit(rev string) (Hash, error) {
+	name, rest := rev, ""
+	if i := strings.IndexAny(rev, "~^@:{"); i >= 0 {
+		name, rest = rev[:i], rev[i:]
+	}
+	if name != "" && !(len(name) == 40 && plumbing.IsHash(name)) {
+		// go-git tries a hex name as an abbreviated object id before
+		// the refs: look the refs up first, in git's order.
+		for _, rule := range plumbing.RefRevParseRules {
+			ref, err := storer.ResolveReference(db.st, plumbing.ReferenceName(fmt.Sprintf(rule, name)))
+			if err != nil {
+				continue
+			}
+			c, err := db.Peel(ref.Hash())
+			if err != nil || rest == "" {
+				return c, err
+			}
+			rev = c.String() + rest
+			break
+		}
+	}
 	h, err := db.repo.ResolveRevision(plumbing.Revision(rev))
 	if err != nil {
 		return plumbing.ZeroHash, err
