@@ -11,14 +11,15 @@ import (
 	"github.com/sourcegraph/conc/pool"
 )
 
-// The fast path of a full scan reads every pack file directly, once, in
+// The fast path of a full pass reads every pack file directly, once, in
 // offset order: object headers are parsed without inflating anything, the
 // delta graph is built from them, and then each delta tree whose objects
-// are blobs is decoded depth first — every object inflated once, every
-// delta applied once, base contents held only along the current chain —
-// with the trees spread over the workers. Trees and commits are not
-// inflated at all here. Objects come straight out of the mapped pack:
-// no object.Blob, no io.Reader per object, no copy beyond inflation.
+// are of the wanted types is decoded depth first — every object inflated
+// once, every delta applied once, base contents held only along the
+// current chain — with the trees spread over the workers. EachBlob wants
+// blobs only; IndexTrees then wants trees and commits only. Objects come
+// straight out of the mapped pack: no object.Blob, no io.Reader per
+// object, no copy beyond inflation.
 
 // openPacks maps and parses every pack under dirs.
 func (db *DB) openPacks(dirs []string) error {

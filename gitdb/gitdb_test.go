@@ -24,23 +24,52 @@ func allObjects(r *testRepo) map[string]string {
 	return m
 }
 
-// layered builds a repository whose objects are in two packs (one of
-// them with long delta chains), loose, and duplicated across packs and
-// loose objects.
+// layered returns a repository whose objects are in three packs (one
+// with long delta chains), loose, and duplicated across packs and loose
+// objects; and its commits. It is built once and shared: tests only read
+// it.
 func layered(t *testing.T) (*testRepo, []string) {
-	r := newTestRepo(t)
-	commits := history(r, 20)
-	r.git("gc", "-q", "--aggressive")
-	commits = append(commits, history(r, 8)...)
-	r.git("repack", "-q") // a second, incremental pack
-	commits = append(commits, history(r, 4)...)
-	r.git("repack", "-a", "-q") // a third holding everything: duplicates
-	commits = append(commits, history(r, 3)...)
-	packs, _ := filepath.Glob(filepath.Join(r.dir, ".git/objects/pack/*.pack"))
-	if len(packs) < 3 {
-		t.Fatalf("%d packs, want 3", len(packs))
+	layeredOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "gitdb-test-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		layeredDir = dir
+		r := &testRepo{t: t, dir: dir}
+		r.git("init", "-q", "-b", "main")
+		commits := history(r, 20)
+		r.git("gc", "-q", "--aggressive")
+		commits = append(commits, history(r, 8)...)
+		r.git("repack", "-q") // a second, incremental pack
+		commits = append(commits, history(r, 4)...)
+		r.git("repack", "-a", "-q") // a third holding everything: duplicates
+		commits = append(commits, history(r, 3)...)
+		packs, _ := filepath.Glob(filepath.Join(r.dir, ".git/objects/pack/*.pack"))
+		if len(packs) < 3 {
+			t.Fatalf("%d packs, want 3", len(packs))
+		}
+		layeredN, layeredCommits = r.n, commits
+	})
+	if layeredCommits == nil {
+		t.Fatal("building the shared repository failed")
 	}
-	return r, commits
+	return &testRepo{t: t, dir: layeredDir, n: layeredN}, layeredCommits
+}
+
+var (
+	layeredOnce    sync.Once
+	layeredDir     string
+	layeredN       int
+	layeredCommits []string
+)
+
+// TestMain removes the shared repository; the test binary exits with
+// m.Run's status.
+func TestMain(m *testing.M) {
+	m.Run()
+	if layeredDir != "" {
+		os.RemoveAll(layeredDir)
+	}
 }
 
 func TestEachBlobReadsEveryBlobOnce(t *testing.T) {

@@ -51,7 +51,7 @@ type pack struct {
 	kidStart []int32
 	kids     []int32
 	unmap    func() error
-	// cache holds delta bases of point reads (git_objects.go).
+	// cache holds delta bases of point reads (objects.go).
 	cacheMu   sync.Mutex
 	cache     map[int64]cachedBase
 	cacheSize int
