@@ -95,7 +95,7 @@ func Open(path string) (*DB, error) {
 	return &DB{path: path, repo: repo, st: repo.Storer}, nil
 }
 
-// Close unmaps every pack the DB mapped.
+// Close unmaps every pack the DB mapped. The DB is not used after.
 func (db *DB) Close() error {
 	db.mu.Lock()
 	defer db.mu.Unlock()

@@ -40,7 +40,7 @@ func (r Range) String() string {
 }
 
 // ErrBadRange is returned by ParseRange for what is not "BASE..HEAD".
-var ErrBadRange = errors.New("bad range: want BASE..HEAD")
+var ErrBadRange = errors.New("want BASE..HEAD")
 
 // ParseRange reads git's "BASE..HEAD" notation ("BASE...HEAD" is read the
 // same way: what HEAD adds).
@@ -48,7 +48,7 @@ func ParseRange(s string) (Range, error) {
 	base, head, ok := strings.Cut(s, "..")
 	head = strings.TrimPrefix(head, ".")
 	if !ok || base == "" || head == "" {
-		return Range{}, fmt.Errorf("%w: %q", ErrBadRange, s)
+		return Range{}, fmt.Errorf("bad range %q: %w", s, ErrBadRange)
 	}
 	return BaseHead(base, head), nil
 }
