@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/leakstop/leakstop/gitdb"
 	"github.com/leakstop/leakstop/rules"
 	"github.com/leakstop/leakstop/scanner"
 )
@@ -109,7 +110,7 @@ func BenchmarkScanGitRange(b *testing.B) {
 	d := detector(b)
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := scanner.ScanGit(context.Background(), d, repo, scanner.GitOptions{Range: "HEAD~10..HEAD"}); err != nil {
+		if _, err := scanner.ScanGit(context.Background(), d, repo, scanner.GitOptions{Revs: gitdb.BaseHead("HEAD~10", "HEAD")}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -100,6 +100,8 @@ type Options struct {
 	Workers     int
 	// Warn receives what was skipped or could not be read (nil: quiet).
 	Warn func(msg string)
+	// Trace receives the timing of a git scan's phases (nil: none).
+	Trace io.Writer
 	// Revoke is the revoker step, after filtering and before the reports,
 	// so that they carry the verification.
 	Revoke RevokeStep
@@ -144,7 +146,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		return scanSource(ctx, d, o.Source, scanner.Options{MaxFileSize: o.MaxFileSize, Workers: o.Workers, Warn: warn})
+		return scanSource(ctx, d, o.Source, scanner.Options{MaxFileSize: o.MaxFileSize, Workers: o.Workers, Warn: warn, Trace: o.Trace})
 	}
 	sr, err := scan(o.Warn)
 	if err != nil {

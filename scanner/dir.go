@@ -1,7 +1,6 @@
 package scanner
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,114 +8,33 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
-	"unicode/utf16"
-	"unicode/utf8"
 
 	"github.com/sourcegraph/conc/pool"
 )
 
-// Options control a scan.
-type Options struct {
-	// MaxFileSize skips files larger than this many bytes (0: default).
-	MaxFileSize int64
-	// Workers bounds parallelism (0: GOMAXPROCS).
-	Workers int
-	// Warn receives non-fatal problems (unreadable files, skipped files).
-	Warn func(msg string)
+// DirSource is a directory tree (or a single file) scanned as one
+// snapshot: a secret in one file pairs with a SID in another. It never
+// follows symbolic links, skips .git directories, binary and oversized
+// files, and survives unreadable files with a warning.
+type DirSource struct {
+	Root string
+	Options
 }
 
-// DefaultMaxFileSize is the default cap on one file or blob.
-const DefaultMaxFileSize = 32 << 20
-
-func (o Options) maxSize() int64 {
-	if o.MaxFileSize > 0 {
-		return o.MaxFileSize
-	}
-	return DefaultMaxFileSize
-}
-
-func (o Options) workers() int {
-	if o.Workers > 0 {
-		return o.Workers
-	}
-	return runtime.GOMAXPROCS(0)
-}
-
-func (o Options) warn(format string, a ...any) {
-	if o.Warn != nil {
-		o.Warn(fmt.Sprintf(format, a...))
-	}
-}
-
-// Stats counts what a scan read and skipped.
-type Stats struct {
-	Files         int64 `json:"files"`
-	Bytes         int64 `json:"bytes"`
-	SkippedBinary int64 `json:"skipped_binary"`
-	SkippedLarge  int64 `json:"skipped_large"`
-	SkippedOther  int64 `json:"skipped_other"`
-	Symlinks      int64 `json:"skipped_symlinks"`
-	Unreadable    int64 `json:"unreadable"`
-	// Git sources fill these.
-	Commits int64 `json:"commits,omitempty"`
-	Blobs   int64 `json:"blobs,omitempty"`
-}
-
-// Result is the outcome of a scan.
-type Result struct {
-	Findings []Finding
-	Stats    Stats
-	// Notes are facts the user should know (a shallow history, …).
-	Notes []string
-}
-
-// sniffLen is how much of a file decides whether it is binary.
-const sniffLen = 8000
-
-// Text returns data as UTF-8 text to scan, or nil when it is binary.
-// UTF-16 with a byte-order mark is converted; other data with a NUL byte
-// in its first 8000 bytes is binary.
-func Text(data []byte) []byte {
-	switch {
-	case bytes.HasPrefix(data, []byte{0xff, 0xfe}):
-		return utf16ToUTF8(data[2:], false)
-	case bytes.HasPrefix(data, []byte{0xfe, 0xff}):
-		return utf16ToUTF8(data[2:], true)
-	}
-	if bytes.IndexByte(data[:min(len(data), sniffLen)], 0) >= 0 {
-		return nil
-	}
-	return data
-}
-
-func utf16ToUTF8(b []byte, bigEndian bool) []byte {
-	u := make([]uint16, len(b)/2)
-	for i := range u {
-		if bigEndian {
-			u[i] = uint16(b[2*i])<<8 | uint16(b[2*i+1])
-		} else {
-			u[i] = uint16(b[2*i+1])<<8 | uint16(b[2*i])
-		}
-	}
-	out := make([]byte, 0, len(u))
-	for _, r := range utf16.Decode(u) {
-		out = utf8.AppendRune(out, r)
-	}
-	return out
-}
-
-// ScanDir scans a directory tree (or a single file) as one snapshot: a
-// secret in one file pairs with a SID in another. It never follows
-// symbolic links, skips .git directories, binary and oversized files, and
-// survives unreadable files with a warning.
+// ScanDir scans a directory tree (or a single file): see DirSource.
 func ScanDir(ctx context.Context, d *Detector, root string, opts Options) (*Result, error) {
+	return Collect(ctx, d, DirSource{Root: root, Options: opts})
+}
+
+// Scan implements Source.
+func (s DirSource) Scan(ctx context.Context, d *Detector, emit func([]Finding) error) (Summary, error) {
+	root, opts := s.Root, s.Options
 	info, err := os.Lstat(root)
 	if err != nil {
-		return nil, fmt.Errorf("scan %s: %w", root, err)
+		return Summary{}, fmt.Errorf("scan %s: %w", root, err)
 	}
-	res := &Result{}
+	var sum Summary
 	var mu sync.Mutex
 	var files []FileHits
 	p := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError().WithMaxGoroutines(opts.workers())
@@ -125,7 +43,7 @@ func ScanDir(ctx context.Context, d *Detector, root string, opts Options) (*Resu
 			fh, st := scanOneFile(d, path, name, opts)
 			mu.Lock()
 			defer mu.Unlock()
-			addStats(&res.Stats, st)
+			addStats(&sum.Stats, st)
 			if len(fh.Hits) > 0 {
 				files = append(files, fh)
 			}
@@ -134,7 +52,7 @@ func ScanDir(ctx context.Context, d *Detector, root string, opts Options) (*Resu
 	}
 	if !info.IsDir() {
 		if info.Mode()&fs.ModeSymlink != 0 {
-			return nil, fmt.Errorf("scan %s: is a symbolic link; name its target", root)
+			return Summary{}, fmt.Errorf("scan %s: is a symbolic link; name its target", root)
 		}
 		scanFile(root, filepath.ToSlash(root))
 	} else {
@@ -147,7 +65,7 @@ func ScanDir(ctx context.Context, d *Detector, root string, opts Options) (*Resu
 			if err != nil {
 				opts.warn("cannot read %q: %v", rel, err)
 				mu.Lock()
-				res.Stats.Unreadable++
+				sum.Stats.Unreadable++
 				mu.Unlock()
 				if e != nil && e.IsDir() {
 					return fs.SkipDir
@@ -162,12 +80,12 @@ func ScanDir(ctx context.Context, d *Detector, root string, opts Options) (*Resu
 				return nil
 			case t&fs.ModeSymlink != 0:
 				mu.Lock()
-				res.Stats.Symlinks++
+				sum.Stats.Symlinks++
 				mu.Unlock()
 				return nil
 			case !t.IsRegular():
 				mu.Lock()
-				res.Stats.SkippedOther++
+				sum.Stats.SkippedOther++
 				mu.Unlock()
 				return nil
 			}
@@ -176,16 +94,18 @@ func ScanDir(ctx context.Context, d *Detector, root string, opts Options) (*Resu
 		})
 		if walkErr != nil {
 			_ = p.Wait()
-			return nil, fmt.Errorf("walk %s: %w", root, walkErr)
+			return Summary{}, fmt.Errorf("walk %s: %w", root, walkErr)
 		}
 	}
 	if err := p.Wait(); err != nil {
-		return nil, err
+		return Summary{}, err
 	}
-	c := NewCollector()
-	c.Add(d.Pair(files)...)
-	res.Findings = c.Findings()
-	return res, nil
+	if found := d.Pair(files); len(found) > 0 {
+		if err := emit(found); err != nil {
+			return Summary{}, err
+		}
+	}
+	return sum, nil
 }
 
 func addStats(dst *Stats, s Stats) {
@@ -233,24 +153,44 @@ func scanOneFile(d *Detector, path, name string, opts Options) (FileHits, Stats)
 	return FileHits{Path: name, Hits: d.Hits(text)}, st
 }
 
+// ReaderSource is one stream (stdin) scanned as a file named Name. A
+// stream over Options.MaxFileSize is an error.
+type ReaderSource struct {
+	Name string
+	R    io.Reader
+	Options
+}
+
 // ScanReader scans one stream (stdin) as a file named name.
 func ScanReader(ctx context.Context, d *Detector, name string, r io.Reader, opts Options) (*Result, error) {
-	data, err := io.ReadAll(io.LimitReader(r, opts.maxSize()+1))
+	res, err := Collect(ctx, d, ReaderSource{Name: name, R: r, Options: opts})
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
+		return nil, err
+	}
+	return res, ctx.Err()
+}
+
+// Scan implements Source.
+func (s ReaderSource) Scan(ctx context.Context, d *Detector, emit func([]Finding) error) (Summary, error) {
+	name, opts := s.Name, s.Options
+	data, err := io.ReadAll(io.LimitReader(s.R, opts.maxSize()+1))
+	if err != nil {
+		return Summary{}, fmt.Errorf("read %s: %w", name, err)
 	}
 	if int64(len(data)) > opts.maxSize() {
-		return nil, fmt.Errorf("read %s: input is over the %d-byte limit (--max-file-size)", name, opts.maxSize())
+		return Summary{}, fmt.Errorf("read %s: input is over the %d-byte limit (--max-file-size)", name, opts.maxSize())
 	}
-	res := &Result{}
+	var sum Summary
 	text := Text(data)
 	if text == nil {
-		res.Stats.SkippedBinary++
-		return res, nil
+		sum.Stats.SkippedBinary++
+		return sum, nil
 	}
-	res.Stats.Files, res.Stats.Bytes = 1, int64(len(data))
-	c := NewCollector()
-	c.Add(d.Pair([]FileHits{{Path: name, Hits: d.Hits(text)}})...)
-	res.Findings = c.Findings()
-	return res, ctx.Err()
+	sum.Stats.Files, sum.Stats.Bytes = 1, int64(len(data))
+	if found := d.Pair([]FileHits{{Path: name, Hits: d.Hits(text)}}); len(found) > 0 {
+		if err := emit(found); err != nil {
+			return Summary{}, err
+		}
+	}
+	return sum, nil
 }

@@ -163,6 +163,7 @@ func hookRun(ctx context.Context, s *stdio, rulesExtend, ignoreFile string, maxS
 		Policy:      policy.Options{Dir: repo.Top, RulesExtend: rulesExtend, IgnoreFile: ignoreFile},
 		MaxFileSize: maxSize,
 		Warn:        func(msg string) { s.warnf("%s", msg) },
+		Trace:       s.gitTrace(),
 	})
 	if err != nil {
 		return err

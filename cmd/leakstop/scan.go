@@ -128,6 +128,7 @@ func runScan(ctx context.Context, s *stdio, args []string) error {
 		Workers:     f.workers,
 		Warn:        func(msg string) { s.warnf("%s", msg) },
 		Target:      target,
+		Trace:       s.gitTrace(),
 	}
 	o.Policy = policy.Options{Dir: configDir(target), Rules: f.rules, RulesExtend: f.rulesExtend,
 		IgnoreFile: f.ignoreFile, Baseline: f.baseline, Log: func(format string, a ...any) { s.hintf(format, a...) }}

@@ -1,16 +1,16 @@
-package scanner
+package gitdb
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/klauspost/compress/zlib"
 	"io"
 	"os"
 	"path/filepath"
 	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/klauspost/compress/zlib"
 )
 
 // Point reads of objects (trees, commits, tags, the few blobs of a
@@ -24,42 +24,43 @@ var objTypeNames = [...]plumbing.ObjectType{
 }
 
 // lookupPacks maps the packs (indexes only) for point reads.
-func (g *gitScan) lookupPacks() ([]*pack, error) {
-	g.lookupOnce.Do(func() {
-		dirs, err := gitObjectDirs(g.path)
+func (db *DB) lookupPacks() ([]*pack, error) {
+	db.lookupOnce.Do(func() {
+		dirs, err := objectDirs(db.path)
 		if err != nil {
-			g.lookupErr = err
+			db.lookupErr = err
 			return
 		}
-		g.objDirs = dirs
+		db.objDirs = dirs
 		for _, dir := range dirs {
 			m, err := filepath.Glob(filepath.Join(dir, "pack", "*.pack"))
 			if err != nil {
-				g.lookupErr = err
+				db.lookupErr = err
 				return
 			}
 			for _, pp := range m {
 				p, err := openPackIndex(pp)
 				if err != nil {
-					g.lookupErr = fmt.Errorf("read pack %s: %w", filepath.Base(pp), err)
+					db.lookupErr = fmt.Errorf("read pack %s: %w", filepath.Base(pp), err)
 					return
 				}
-				g.lookup = append(g.lookup, p)
+				db.lookup = append(db.lookup, p)
 			}
 		}
 	})
-	return g.lookup, g.lookupErr
+	return db.lookup, db.lookupErr
 }
 
-// readObject returns the type and content of object h.
-func (g *gitScan) readObject(h plumbing.Hash) (plumbing.ObjectType, []byte, error) {
-	packs, err := g.lookupPacks()
+// Read returns the type and content of object h: from the packs' indexes
+// (mapped once), a loose object, or go-git for other storage layouts.
+func (db *DB) Read(h Hash) (plumbing.ObjectType, []byte, error) {
+	packs, err := db.lookupPacks()
 	if err != nil {
 		return plumbing.InvalidObject, nil, err
 	}
 	for _, p := range packs {
 		if i := p.idx.find(h); i >= 0 {
-			t, data, err := p.readAt(g, p.idx.offsets[i], 0)
+			t, data, err := p.readAt(db, p.idx.offsets[i], 0)
 			if err != nil {
 				return plumbing.InvalidObject, nil, fmt.Errorf("read object %s: %w", h, err)
 			}
@@ -67,7 +68,7 @@ func (g *gitScan) readObject(h plumbing.Hash) (plumbing.ObjectType, []byte, erro
 		}
 	}
 	hex := h.String()
-	for _, dir := range g.objDirs {
+	for _, dir := range db.objDirs {
 		typ, data, err := readLooseAll(filepath.Join(dir, hex[:2], hex[2:]))
 		if errors.Is(err, os.ErrNotExist) {
 			continue
@@ -78,7 +79,7 @@ func (g *gitScan) readObject(h plumbing.Hash) (plumbing.ObjectType, []byte, erro
 		return typ, data, nil
 	}
 	// Last resort: go-git (other storage layouts).
-	obj, err := g.st.EncodedObject(plumbing.AnyObject, h)
+	obj, err := db.st.EncodedObject(plumbing.AnyObject, h)
 	if err != nil {
 		return plumbing.InvalidObject, nil, fmt.Errorf("read object %s: %w", h, err)
 	}
@@ -94,9 +95,9 @@ func (g *gitScan) readObject(h plumbing.Hash) (plumbing.ObjectType, []byte, erro
 	return obj.Type(), data, nil
 }
 
-// readTyped reads object h, which must be of type t.
-func (g *gitScan) readTyped(t plumbing.ObjectType, h plumbing.Hash) ([]byte, error) {
-	typ, data, err := g.readObject(h)
+// ReadTyped reads object h, which must be of type t.
+func (db *DB) ReadTyped(t ObjectType, h Hash) ([]byte, error) {
+	typ, data, err := db.Read(h)
 	if err != nil {
 		return nil, err
 	}
@@ -110,9 +111,9 @@ func (g *gitScan) readTyped(t plumbing.ObjectType, h plumbing.Hash) ([]byte, err
 const maxDeltaDepth = 4096
 
 // readAt decodes the object at off, resolving its delta chain.
-func (p *pack) readAt(g *gitScan, off int64, depth int) (uint8, []byte, error) {
+func (p *pack) readAt(db *DB, off int64, depth int) (uint8, []byte, error) {
 	if depth > maxDeltaDepth {
-		return 0, nil, fmt.Errorf("%w: delta chain too long", errCorruptPack)
+		return 0, nil, fmt.Errorf("%w: delta chain too long", ErrCorrupt)
 	}
 	hd, err := p.header(off)
 	if err != nil {
@@ -120,16 +121,16 @@ func (p *pack) readAt(g *gitScan, off int64, depth int) (uint8, []byte, error) {
 	}
 	raw, err := inflateStream(p.data[hd.data:len(p.data)-20], hd.size)
 	if err != nil {
-		return 0, nil, fmt.Errorf("%w: object at %d: %v", errCorruptPack, off, err)
+		return 0, nil, fmt.Errorf("%w: object at %d: %v", ErrCorrupt, off, err)
 	}
 	var typ uint8
 	var base []byte
 	switch hd.typ {
 	case objOfsDelta:
-		typ, base, err = p.readBase(g, hd.baseOff, depth+1)
+		typ, base, err = p.readBase(db, hd.baseOff, depth+1)
 	case objRefDelta:
 		var t plumbing.ObjectType
-		t, base, err = g.readObject(hd.baseHash)
+		t, base, err = db.Read(hd.baseHash)
 		typ = objTypes[t]
 	default:
 		return hd.typ, raw, nil
@@ -139,7 +140,7 @@ func (p *pack) readAt(g *gitScan, off int64, depth int) (uint8, []byte, error) {
 	}
 	data, err := applyDelta(base, raw, func(n int64) []byte { return make([]byte, n) })
 	if err != nil {
-		return 0, nil, fmt.Errorf("%w: object at %d: %v", errCorruptPack, off, err)
+		return 0, nil, fmt.Errorf("%w: object at %d: %v", ErrCorrupt, off, err)
 	}
 	return typ, data, nil
 }
@@ -154,14 +155,14 @@ type cachedBase struct {
 
 // readBase reads a delta base through a small cache: the trees a range
 // scan reads share their chains.
-func (p *pack) readBase(g *gitScan, off int64, depth int) (uint8, []byte, error) {
+func (p *pack) readBase(db *DB, off int64, depth int) (uint8, []byte, error) {
 	p.cacheMu.Lock()
 	if c, ok := p.cache[off]; ok {
 		p.cacheMu.Unlock()
 		return c.typ, c.data, nil
 	}
 	p.cacheMu.Unlock()
-	typ, data, err := p.readAt(g, off, depth)
+	typ, data, err := p.readAt(db, off, depth)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -214,34 +215,4 @@ func getZlib(r io.Reader) (io.ReadCloser, error) {
 func putZlib(zr io.ReadCloser) {
 	zr.Close()
 	zlibPool.Put(zr)
-}
-
-// readLooseAll reads a whole loose object.
-func readLooseAll(path string) (plumbing.ObjectType, []byte, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return plumbing.InvalidObject, nil, err
-	}
-	zr, err := zlib.NewReader(bytes.NewReader(raw))
-	if err != nil {
-		return plumbing.InvalidObject, nil, fmt.Errorf("%w: %v", errCorruptPack, err)
-	}
-	defer zr.Close()
-	all, err := io.ReadAll(zr)
-	if err != nil {
-		return plumbing.InvalidObject, nil, fmt.Errorf("%w: %v", errCorruptPack, err)
-	}
-	nul := bytes.IndexByte(all, 0)
-	if nul < 0 {
-		return plumbing.InvalidObject, nil, fmt.Errorf("%w: bad loose object header", errCorruptPack)
-	}
-	typName, size, _ := bytes.Cut(all[:nul], []byte{' '})
-	t, err := plumbing.ParseObjectType(string(typName))
-	if err != nil {
-		return plumbing.InvalidObject, nil, fmt.Errorf("%w: bad loose object type", errCorruptPack)
-	}
-	if fmt.Sprint(len(all)-nul-1) != string(size) {
-		return plumbing.InvalidObject, nil, fmt.Errorf("%w: loose object size mismatch", errCorruptPack)
-	}
-	return t, all[nul+1:], nil
 }

@@ -1,0 +1,294 @@
+package scanner
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/leakstop/leakstop/gitdb"
+)
+
+// lfsPointerPrefix starts every Git LFS pointer file.
+var lfsPointerPrefix = []byte("version https://git-lfs.github.com/spec/v1")
+
+// gitScan is the state of one scan of a git source.
+type gitScan struct {
+	d    *Detector
+	db   *gitdb.DB
+	opts Options
+	emit func([]Finding) error
+	tr   *tracer
+	sum  Summary
+
+	since                             time.Time
+	allObjects, allLocations, inRange bool
+
+	mu sync.Mutex
+	// hits holds the rule hits of every scanned blob that had any.
+	hits map[gitdb.Hash][]Hit
+	lfs  int64
+	// commits are the commits of the scanned history or range.
+	commits map[gitdb.Hash]*gitdb.Commit
+	walk    *gitdb.TreeWalker
+	// gitlinks are the submodules a range adds or changes.
+	gitlinks map[string]bool
+	// snaps memoises pairing by the set of (path, blob) with hits.
+	snaps map[string]*snapshot
+	empty *snapshot
+}
+
+func openGitScan(repoPath string, d *Detector, opts Options, emit func([]Finding) error) (*gitScan, error) {
+	db, err := gitdb.Open(repoPath)
+	if err != nil {
+		return nil, fmt.Errorf("open git repository %s: %w", repoPath, err)
+	}
+	g := &gitScan{
+		d: d, db: db, opts: opts, emit: emit,
+		hits:     map[gitdb.Hash][]Hit{},
+		commits:  map[gitdb.Hash]*gitdb.Commit{},
+		gitlinks: map[string]bool{},
+		snaps:    map[string]*snapshot{},
+		empty:    &snapshot{byKey: map[fpPath][]int{}, fps: map[string]bool{}},
+	}
+	g.walk = db.NewTreeWalker(g.hit)
+	if opts.Trace != nil {
+		g.tr = newTracer(opts.Trace)
+	}
+	return g, nil
+}
+
+func (g *gitScan) close() {
+	g.tr.phase("done")
+	_ = g.db.Close()
+}
+
+// hit reports whether blob h had hits. It is read only once the blobs
+// are scanned.
+func (g *gitScan) hit(h gitdb.Hash) bool {
+	_, ok := g.hits[h]
+	return ok
+}
+
+// scanBlob scans one blob's bytes and records its hits. It is safe for
+// concurrent use; data is not retained.
+func (g *gitScan) scanBlob(h gitdb.Hash, data []byte) {
+	var st Stats
+	st.Blobs = 1
+	defer func() {
+		g.mu.Lock()
+		addStats(&g.sum.Stats, st)
+		g.sum.Stats.Blobs += st.Blobs
+		g.mu.Unlock()
+	}()
+	if size := int64(len(data)); size > g.opts.maxSize() {
+		g.opts.warn("skipped blob %s: %d bytes is over the %d-byte limit (--max-file-size)", h, size, g.opts.maxSize())
+		st.SkippedLarge++
+		return
+	}
+	if bytes.HasPrefix(data, lfsPointerPrefix) {
+		st.SkippedOther++
+		g.mu.Lock()
+		g.lfs++
+		g.mu.Unlock()
+		return
+	}
+	text := Text(data)
+	if text == nil {
+		st.SkippedBinary++
+		return
+	}
+	st.Files++
+	st.Bytes += int64(len(data))
+	hits := g.d.Hits(text)
+	if len(hits) == 0 {
+		return
+	}
+	g.mu.Lock()
+	g.hits[h] = hits
+	g.mu.Unlock()
+}
+
+// history scans every blob of the repository once, then walks the
+// commits reachable from the refs (or branch) to pair and attribute the
+// hits.
+func (g *gitScan) history(ctx context.Context, branch string) error {
+	shallow, err := g.db.Shallow()
+	if err != nil {
+		return err
+	}
+	tips, err := g.tips(branch)
+	if err != nil {
+		return err
+	}
+	g.tr.phase("refs")
+	if err := g.db.EachBlob(ctx, g.opts.workers(), g.scanBlob); err != nil {
+		return err
+	}
+	g.tr.phase("blobs")
+	if err := g.db.IndexTrees(ctx, g.opts.workers(), g.hit); err != nil {
+		return err
+	}
+	g.tr.phase("trees")
+	starts := make([]gitdb.Hash, 0, len(tips))
+	for _, t := range tips {
+		starts = append(starts, t.Commit)
+	}
+	order, err := g.db.Reachable(ctx, starts)
+	if err != nil {
+		return err
+	}
+	for _, c := range order {
+		g.commits[c.Hash] = c
+	}
+	g.sum.Stats.Commits = int64(len(order))
+	g.tr.phase("commits")
+	if len(shallow) > 0 {
+		g.sum.Notes = append(g.sum.Notes, fmt.Sprintf("the repository is a shallow clone: history is cut at %d commit(s); older commits were not scanned (git fetch --unshallow to scan them)", len(shallow)))
+	}
+	return g.attribute(ctx, g.afterSince(order), tips)
+}
+
+// afterSince keeps the commits made after g.since.
+func (g *gitScan) afterSince(cs []*gitdb.Commit) []*gitdb.Commit {
+	if g.since.IsZero() {
+		return slices.Clone(cs)
+	}
+	var out []*gitdb.Commit
+	for _, c := range cs {
+		if c.When.After(g.since) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// tips lists the refs whose history is scanned: branch alone when set.
+func (g *gitScan) tips(branch string) ([]gitdb.Tip, error) {
+	if branch == "" {
+		return g.db.Tips()
+	}
+	c, err := g.db.ResolveCommit(branch)
+	if err != nil {
+		return nil, fmt.Errorf("resolve branch %q: %w", branch, err)
+	}
+	return []gitdb.Tip{{Name: branch, Commit: c, Branch: true}}, nil
+}
+
+// rangeScan scans what the commits of r add.
+func (g *gitScan) rangeScan(ctx context.Context, r gitdb.Range) error {
+	if _, err := g.db.Shallow(); err != nil {
+		return err
+	}
+	resolve := func(revs []string) ([]gitdb.Hash, error) {
+		var out []gitdb.Hash
+		for _, rev := range revs {
+			h, err := g.db.ResolveCommit(rev)
+			if err != nil {
+				return nil, fmt.Errorf("resolve %q: %w", rev, err)
+			}
+			out = append(out, h)
+		}
+		return out, nil
+	}
+	exclude, err := resolve(r.Exclude)
+	if err != nil {
+		return err
+	}
+	include, err := resolve(r.Include)
+	if err != nil {
+		return err
+	}
+	commits, err := g.db.RangeCommits(ctx, include, exclude)
+	if err != nil {
+		return err
+	}
+	for _, c := range commits {
+		g.commits[c.Hash] = c
+	}
+	g.sum.Stats.Commits = int64(len(commits))
+	g.tr.phase("commits")
+	blobs, gitlinks, err := g.db.AddedBlobs(ctx, commits)
+	if err != nil {
+		return err
+	}
+	g.tr.phase("trees")
+	for _, p := range gitlinks {
+		g.gitlinks[p] = true
+	}
+	if err := g.db.ReadBlobs(ctx, g.opts.workers(), blobs, g.scanBlob); err != nil {
+		return err
+	}
+	g.tr.phase("blobs")
+	tips := make([]gitdb.Tip, len(include))
+	for i, h := range include {
+		tips[i] = gitdb.Tip{Name: r.Include[i], Commit: h, Branch: true}
+	}
+	return g.attribute(ctx, g.afterSince(commits), tips)
+}
+
+// staged scans the blobs of the index that differ from HEAD's tree.
+func (g *gitScan) staged(ctx context.Context, indexFile string) error {
+	changed, err := g.db.StagedChanges(indexFile)
+	if err != nil {
+		return err
+	}
+	g.tr.phase("index")
+	seen := map[gitdb.Hash]bool{}
+	var blobs []gitdb.Hash
+	for _, f := range changed {
+		if !seen[f.Blob] {
+			seen[f.Blob] = true
+			blobs = append(blobs, f.Blob)
+		}
+	}
+	if err := g.db.ReadBlobs(ctx, g.opts.workers(), blobs, g.scanBlob); err != nil {
+		return err
+	}
+	g.tr.phase("blobs")
+	var files []FileHits
+	for _, f := range changed {
+		if h := g.hits[f.Blob]; len(h) > 0 {
+			files = append(files, FileHits{Path: f.Path, Hits: h, Blob: f.Blob.String()})
+		}
+	}
+	if len(files) > 0 {
+		if found := g.d.Pair(files); len(found) > 0 {
+			if err := g.emit(found); err != nil {
+				return err
+			}
+		}
+	}
+	g.notes()
+	return nil
+}
+
+func (g *gitScan) notes() {
+	if g.lfs > 0 {
+		g.sum.Notes = append(g.sum.Notes, fmt.Sprintf("%d Git LFS pointer file(s) were not scanned: their content is stored outside the repository", g.lfs))
+	}
+	links := map[string]bool{}
+	for p := range g.walk.Gitlinks() {
+		links[p] = true
+	}
+	for p := range g.gitlinks {
+		links[p] = true
+	}
+	if len(links) > 0 {
+		paths := make([]string, 0, len(links))
+		for p := range links {
+			paths = append(paths, p)
+		}
+		slices.Sort(paths)
+		const show = 10
+		more := ""
+		if len(paths) > show {
+			more = fmt.Sprintf(" and %d more", len(paths)-show)
+			paths = paths[:show]
+		}
+		g.sum.Notes = append(g.sum.Notes, fmt.Sprintf("submodules are not followed; scan them separately: %s%s", strings.Join(paths, ", "), more))
+	}
+}
