@@ -3,8 +3,8 @@
 package gitdb
 
 import (
+	"golang.org/x/sys/unix"
 	"os"
-	"syscall"
 )
 
 // mapFile maps a file read-only.
@@ -21,11 +21,11 @@ func mapFile(path string) ([]byte, func() error, error) {
 	if fi.Size() == 0 {
 		return nil, func() error { return nil }, nil
 	}
-	data, err := syscall.Mmap(int(f.Fd()), 0, int(fi.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
+	data, err := unix.Mmap(int(f.Fd()), 0, int(fi.Size()), unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
 		return nil, nil, err
 	}
-	return data, func() error { return syscall.Munmap(data) }, nil
+	return data, func() error { return unix.Munmap(data) }, nil
 }
 
 // dropPages lets the kernel reclaim the pages of a read-only mapping that
@@ -33,6 +33,6 @@ func mapFile(path string) ([]byte, func() error, error) {
 // keeps the resident size of a scan of a large pack bounded.
 func dropPages(b []byte) {
 	if len(b) > 0 {
-		_ = syscall.Madvise(b, syscall.MADV_DONTNEED)
+		_ = unix.Madvise(b, unix.MADV_DONTNEED)
 	}
 }
