@@ -234,7 +234,7 @@ func (r *Reviewer) posted(ctx context.Context) (map[string]bool, error) {
 // rotate it and how to allow a false positive.
 func commentBody(it reviewItem) string {
 	f := it.f
-	l := labelsFor(credential.Kind(f.Credential))
+	l := labelsFor(f.Credential)
 	var b strings.Builder
 	b.WriteString(marker(f.Fingerprint, it.loc.Path, it.loc.Line) + "\n")
 	fmt.Fprintf(&b, "**leakstop: leaked %s** (confidence %s)", l.credential, f.Confidence)
@@ -256,7 +256,7 @@ func commentBody(it reviewItem) string {
 		fmt.Fprintf(&b, "- Added in commit %s\n", code(c.Hash))
 	}
 	b.WriteString("\n**How to fix:** rotate it.\n\n")
-	b.WriteString(numbered(rotationSteps(credential.Kind(f.Credential))))
+	b.WriteString(numbered(rotationSteps(f.Credential)))
 	b.WriteString("\n" + historyNote + "\n\n")
 	if it.pending == "" {
 		b.WriteString(allowHelp(f.Fingerprint))
@@ -286,7 +286,7 @@ func reviewBody(findings []scanner.Finding, inline int, body []reviewItem) strin
 			break
 		}
 		f := it.f
-		l := labelsFor(credential.Kind(f.Credential))
+		l := labelsFor(f.Credential)
 		fmt.Fprintf(&b, "- %s **%s** %s", marker(f.Fingerprint, it.loc.Path, it.loc.Line), l.credential, code(f.Secret.String()))
 		if f.Identifier != "" {
 			fmt.Fprintf(&b, " with %s", code(f.Identifier))
@@ -305,7 +305,7 @@ func reviewBody(findings []scanner.Finding, inline int, body []reviewItem) strin
 		b.WriteString("\n**How to fix:** rotate each credential.\n\n")
 		seen := map[credential.Kind]bool{}
 		for _, it := range body {
-			c := credential.Kind(it.f.Credential)
+			c := it.f.Credential
 			if seen[c] {
 				continue
 			}

@@ -151,8 +151,8 @@ func summaryMarkdown(in summaryInput) string {
 	creds := map[credential.Kind]bool{}
 	for i := range findings {
 		f := &findings[i]
-		creds[credential.Kind(f.Credential)] = true
-		l := labelsFor(credential.Kind(f.Credential))
+		creds[f.Credential] = true
+		l := labelsFor(f.Credential)
 		name := l.credential
 		if f.Test {
 			name += " (test credentials)"

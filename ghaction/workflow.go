@@ -73,7 +73,7 @@ func annotations(findings []scanner.Finding, pending map[string]string) []Annota
 	var out []Annotation
 	for i := range findings {
 		f := &findings[i]
-		l := labelsFor(credential.Kind(f.Credential))
+		l := labelsFor(f.Credential)
 		level := "error"
 		if f.IsTestCredential() {
 			level = "notice"

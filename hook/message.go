@@ -26,7 +26,7 @@ func WriteBlocked(w io.Writer, findings []scanner.Finding) error {
 	fmt.Fprintf(&b, "leakstop: commit blocked: %s staged for this commit.\n\n", what)
 	for i := range findings {
 		f := &findings[i]
-		l := labelsFor(credential.Kind(f.Credential))
+		l := labelsFor(f.Credential)
 		fmt.Fprintf(&b, "  ● %s  %s", l.credential, f.Secret.String())
 		var about []string
 		if f.Identifier != "" {

@@ -209,8 +209,8 @@ func LeaksOf(findings []scanner.Finding, repo string) (leaks []revoker.Leak, key
 	keys = make([]string, len(findings))
 	for i := range findings {
 		f := &findings[i]
-		kind := credential.Kind(f.Credential)
-		l := revoker.Leak{Fingerprint: f.Fingerprint, Secret: f.Secret, Test: f.Test, Kind: string(kind)}
+		kind := f.Credential
+		l := revoker.Leak{Fingerprint: f.Fingerprint, Secret: f.Secret, Test: f.Test, Kind: kind}
 		switch kind {
 		case credential.AuthToken:
 			l.AccountSID = f.Identifier
@@ -229,7 +229,7 @@ func LeaksOf(findings []scanner.Finding, repo string) (leaks []revoker.Leak, key
 			}
 			l.Locations = append(l.Locations, nl)
 		}
-		keys[i] = l.Kind + "\x00" + f.Identifier + "\x00" + f.Secret.Reveal()
+		keys[i] = string(l.Kind) + "\x00" + f.Identifier + "\x00" + f.Secret.Reveal()
 		leaks = append(leaks, l)
 	}
 	return leaks, keys

@@ -30,7 +30,7 @@ func writeCSV(w io.Writer, r Report, o Options) error {
 				verifiedAt = f.VerifiedAt.UTC().Format(time.RFC3339)
 			}
 			row := []string{
-				f.Fingerprint, f.RuleID, f.Credential, f.Identifier, secretText(f, o.NoRedact),
+				f.Fingerprint, f.RuleID, string(f.Credential), f.Identifier, secretText(f, o.NoRedact),
 				f.Confidence.String(), strconv.FormatBool(f.Test),
 				l.Path, strconv.Itoa(l.Line), strconv.Itoa(l.Column), commit, author, date,
 				f.Verification, verifiedAt,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/leakstop/leakstop/credential"
 	"io"
 	"strings"
 	"time"
@@ -69,12 +70,12 @@ type DocStats struct {
 
 // DocFinding is one credential and the places it was found.
 type DocFinding struct {
-	Fingerprint string `json:"fingerprint"`
-	Rule        string `json:"rule"`
-	Description string `json:"description"`
-	Credential  string `json:"credential"`
-	Identifier  string `json:"identifier"`
-	Account     string `json:"account"`
+	Fingerprint string          `json:"fingerprint"`
+	Rule        string          `json:"rule"`
+	Description string          `json:"description"`
+	Credential  credential.Kind `json:"credential"`
+	Identifier  string          `json:"identifier"`
+	Account     string          `json:"account"`
 	// Secret is the full secret, present only when the report was written
 	// with --no-redact (SecretRedacted false). It prints redacted.
 	Secret secret.Value `json:"-"`
@@ -98,20 +99,20 @@ type DocFinding struct {
 // docFindingJSON is DocFinding on the wire: "secret" is the full secret or
 // its redacted form, as secret_redacted says.
 type docFindingJSON struct {
-	Fingerprint    string        `json:"fingerprint"`
-	Rule           string        `json:"rule"`
-	Description    string        `json:"description"`
-	Credential     string        `json:"credential"`
-	Identifier     string        `json:"identifier"`
-	Account        string        `json:"account"`
-	Secret         string        `json:"secret"`
-	SecretRedacted bool          `json:"secret_redacted"`
-	Confidence     string        `json:"confidence"`
-	Test           bool          `json:"test"`
-	Level          string        `json:"level,omitempty"`
-	Locations      []DocLocation `json:"locations"`
-	Verification   string        `json:"verification"`
-	VerifiedAt     string        `json:"verified_at"`
+	Fingerprint    string          `json:"fingerprint"`
+	Rule           string          `json:"rule"`
+	Description    string          `json:"description"`
+	Credential     credential.Kind `json:"credential"`
+	Identifier     string          `json:"identifier"`
+	Account        string          `json:"account"`
+	Secret         string          `json:"secret"`
+	SecretRedacted bool            `json:"secret_redacted"`
+	Confidence     string          `json:"confidence"`
+	Test           bool            `json:"test"`
+	Level          string          `json:"level,omitempty"`
+	Locations      []DocLocation   `json:"locations"`
+	Verification   string          `json:"verification"`
+	VerifiedAt     string          `json:"verified_at"`
 }
 
 // MarshalJSON writes the full secret only when SecretRedacted is false.

@@ -176,7 +176,7 @@ func writeSARIF(w io.Writer, r Report, o Options) error {
 }
 
 func sarifRuleFor(f *scanner.Finding) sarifRule {
-	l := labelsFor(credential.Kind(f.Credential), f.Identifier)
+	l := labelsFor(f.Credential, f.Identifier)
 	short := f.Description
 	if short == "" {
 		short = "Leaked " + l.credential
@@ -185,7 +185,7 @@ func sarifRuleFor(f *scanner.Finding) sarifRule {
 	if f.Identifier == "" {
 		full = fmt.Sprintf("A leaked %s, found without its %s. The %s is not secret and is easy to find — often in the same project — so treat the %s as exposed until it is rotated.", l.secret, l.identifier, l.identifier, l.secret)
 	}
-	rotate, rotateMD := rotationHelp(credential.Kind(f.Credential))
+	rotate, rotateMD := rotationHelp(f.Credential)
 	allow := fmt.Sprintf("If the value is not a live credential (a fixture, or Twilio test credentials), allow it: add the fingerprint from the alert to %s at the repository root, with a comment saying why:", IgnoreFileName)
 	ignoreLine := "FINGERPRINT  # test fixture, not a live credential"
 	text := full + "\n\nHow to fix: " + rotate + "\n\n" + allow + "\n\n    " + ignoreLine + "\n"
@@ -253,7 +253,7 @@ func ruleName(id string) string {
 }
 
 func sarifResultFor(f *scanner.Finding, loc *scanner.Location, ruleIdx int, seen map[string]int) sarifResult {
-	l := labelsFor(credential.Kind(f.Credential), f.Identifier)
+	l := labelsFor(f.Credential, f.Identifier)
 	level := levelOf(f)
 	var msg strings.Builder
 	fmt.Fprintf(&msg, "%s: %s %s", l.credential, l.secret, f.Secret.String())

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/leakstop/leakstop/credential"
 	"os"
 	"regexp"
 	"strings"
@@ -181,7 +182,7 @@ type SinkConfig struct {
 	Type string `toml:"type"` // SinkGitHubSecret or SinkCommand
 	// Kind is the credential kind this sink holds: "auth-token" (default)
 	// or "api-key".
-	Kind string `toml:"kind"`
+	Kind credential.Kind `toml:"kind"`
 	// KeySIDs limits an api-key sink to replacements of these leaked keys;
 	// empty means any key of the account.
 	KeySIDs []string `toml:"key_sids"`

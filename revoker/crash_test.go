@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/leakstop/leakstop/credential"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -390,7 +391,7 @@ func TestConcurrentRevokers(t *testing.T) {
 			}
 			close(start)
 			wg.Wait()
-			rotated := map[string]int{}
+			rotated := map[credential.Kind]int{}
 			for i, r := range results {
 				if errs[i] != nil {
 					t.Fatalf("revoker %d: %v", i, errs[i])

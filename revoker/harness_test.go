@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/leakstop/leakstop/credential"
 	"log/slog"
 	"strings"
 	"sync"
@@ -355,7 +356,7 @@ func (e *env) promotions() int {
 	return n
 }
 
-func itemOf(t *testing.T, r Result, kind string) Item {
+func itemOf(t *testing.T, r Result, kind credential.Kind) Item {
 	t.Helper()
 	for _, it := range r.Items {
 		if it.Kind == kind {

@@ -1,14 +1,15 @@
 package revoker
 
 import (
+	"github.com/leakstop/leakstop/credential"
 	"github.com/leakstop/leakstop/revoker/notify"
 	"github.com/leakstop/leakstop/secret"
 )
 
 // Credential kinds.
 const (
-	KindAuthToken = "auth-token"
-	KindAPIKey    = "api-key"
+	KindAuthToken = credential.AuthToken
+	KindAPIKey    = credential.APIKey
 )
 
 // Leak is one leaked credential as the scanner reports it.
@@ -17,7 +18,7 @@ type Leak struct {
 	// refer to the finding in reports and notifications. The store uses its
 	// own keyed hash instead.
 	Fingerprint string
-	Kind        string // KindAuthToken or KindAPIKey
+	Kind        credential.Kind // KindAuthToken or KindAPIKey
 	// AccountSID is the account (AC…); for an API key the account if known.
 	AccountSID string
 	KeySID     string       // SK… for an API key
@@ -42,7 +43,7 @@ func (l Leak) identity() string {
 	if l.Kind == KindAPIKey {
 		id = l.KeySID
 	}
-	return "leakstop-credential\x00" + l.Kind + "\x00" + id + "\x00" + l.Secret.Reveal()
+	return "leakstop-credential\x00" + string(l.Kind) + "\x00" + id + "\x00" + l.Secret.Reveal()
 }
 
 // ref describes the leak for people.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/leakstop/leakstop/credential"
 	"strings"
 	"time"
 
@@ -28,19 +29,19 @@ const (
 // Item is one distinct credential in a plan or a result. It holds no secret
 // (Secret is the redacted form).
 type Item struct {
-	Fingerprint  string     `json:"fingerprint,omitempty"`
-	Kind         string     `json:"kind"`
-	AccountSID   string     `json:"account_sid,omitempty"`
-	AccountName  string     `json:"account_name,omitempty"`
-	KeySID       string     `json:"key_sid,omitempty"`
-	Secret       string     `json:"secret,omitempty"` // redacted
-	Verification string     `json:"verification,omitempty"`
-	Detail       string     `json:"detail,omitempty"`
-	Owned        bool       `json:"owned"`
-	Decision     string     `json:"decision"`
-	Reason       string     `json:"reason,omitempty"`
-	Steps        []string   `json:"planned_steps,omitempty"`
-	Locations    []Location `json:"locations,omitempty"`
+	Fingerprint  string          `json:"fingerprint,omitempty"`
+	Kind         credential.Kind `json:"kind"`
+	AccountSID   string          `json:"account_sid,omitempty"`
+	AccountName  string          `json:"account_name,omitempty"`
+	KeySID       string          `json:"key_sid,omitempty"`
+	Secret       string          `json:"secret,omitempty"` // redacted
+	Verification string          `json:"verification,omitempty"`
+	Detail       string          `json:"detail,omitempty"`
+	Owned        bool            `json:"owned"`
+	Decision     string          `json:"decision"`
+	Reason       string          `json:"reason,omitempty"`
+	Steps        []string        `json:"planned_steps,omitempty"`
+	Locations    []Location      `json:"locations,omitempty"`
 
 	// Filled by Apply and Resume.
 	Outcome    string    `json:"outcome,omitempty"`

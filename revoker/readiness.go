@@ -89,7 +89,7 @@ func runReadiness(ctx context.Context, argv []string, c ReadinessCheck) error {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(),
 		"LEAKSTOP_ACCOUNT_SID="+c.AccountSID,
-		"LEAKSTOP_KIND="+c.Kind,
+		"LEAKSTOP_KIND="+string(c.Kind),
 		"LEAKSTOP_KEY_SID="+c.NewKeySID,
 		"LEAKSTOP_ROTATION_ID="+c.RotationID,
 	)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/leakstop/leakstop/credential"
 	"io"
 	"log/slog"
 	"os"
@@ -60,7 +61,7 @@ const (
 // ReadinessCheck is what a readiness probe is asked about.
 type ReadinessCheck struct {
 	AccountSID string
-	Kind       string
+	Kind       credential.Kind
 	NewKeySID  string
 	RotationID string
 }
@@ -149,7 +150,7 @@ func (rv *Revoker) ownerSecret(acct *AccountConfig) secret.Value {
 // sinksFor returns the account's sinks that hold credentials of this kind
 // (and, for API keys, of this leaked key), and the names configured but not
 // available.
-func (rv *Revoker) sinksFor(acct *AccountConfig, kind, leakedKeySID string) (sinks []Sink, missing []string) {
+func (rv *Revoker) sinksFor(acct *AccountConfig, kind credential.Kind, leakedKeySID string) (sinks []Sink, missing []string) {
 	if acct == nil {
 		return nil, nil
 	}

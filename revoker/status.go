@@ -3,6 +3,7 @@ package revoker
 import (
 	"context"
 	"fmt"
+	"github.com/leakstop/leakstop/credential"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -13,24 +14,24 @@ import (
 
 // RotationStatus is one rotation as the store knows it.
 type RotationStatus struct {
-	ID          string    `json:"id"`
-	Kind        string    `json:"kind"`
-	AccountSID  string    `json:"account_sid"`
-	AccountName string    `json:"account_name,omitempty"`
-	KeySID      string    `json:"key_sid,omitempty"`
-	State       string    `json:"state"`
-	LeakedRole  string    `json:"leaked_role,omitempty"`
-	NewKeySID   string    `json:"new_key_sid,omitempty"`
-	Attempt     int       `json:"attempt"`
-	Error       string    `json:"error,omitempty"`
-	CreatedBy   string    `json:"created_by"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
-	FinishedAt  time.Time `json:"finished_at,omitzero"`
-	LastStep    string    `json:"last_step,omitempty"`
-	LastPhase   string    `json:"last_phase,omitempty"`
-	LastStepAt  time.Time `json:"last_step_at,omitzero"`
-	LockedBy    string    `json:"locked_by,omitempty"` // the run holding the account now
+	ID          string          `json:"id"`
+	Kind        credential.Kind `json:"kind"`
+	AccountSID  string          `json:"account_sid"`
+	AccountName string          `json:"account_name,omitempty"`
+	KeySID      string          `json:"key_sid,omitempty"`
+	State       string          `json:"state"`
+	LeakedRole  string          `json:"leaked_role,omitempty"`
+	NewKeySID   string          `json:"new_key_sid,omitempty"`
+	Attempt     int             `json:"attempt"`
+	Error       string          `json:"error,omitempty"`
+	CreatedBy   string          `json:"created_by"`
+	CreatedAt   time.Time       `json:"created_at"`
+	UpdatedAt   time.Time       `json:"updated_at"`
+	FinishedAt  time.Time       `json:"finished_at,omitzero"`
+	LastStep    string          `json:"last_step,omitempty"`
+	LastPhase   string          `json:"last_phase,omitempty"`
+	LastStepAt  time.Time       `json:"last_step_at,omitzero"`
+	LockedBy    string          `json:"locked_by,omitempty"` // the run holding the account now
 	// Fingerprint is the store's keyed hash of the credential.
 	Fingerprint string `json:"fingerprint"`
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/leakstop/leakstop/credential"
 	"math"
 	"regexp"
 	"regexp/syntax"
@@ -316,7 +317,7 @@ func (c *compiler) pair(rp rawPair, i int) *Pair {
 		return nil
 	}
 	p := &Pair{
-		ID: rp.ID, Description: rp.Description, Credential: rp.Credential,
+		ID: rp.ID, Description: rp.Description, Credential: credential.Kind(rp.Credential),
 		Identifier: rp.Identifier, Secrets: rp.Secrets, Window: rp.Window, CrossFile: true,
 		Examples: rp.Examples, Counter: rp.CounterExamples, Source: Pos{File: c.name, Line: line},
 	}

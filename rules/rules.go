@@ -4,6 +4,7 @@
 package rules
 
 import (
+	"github.com/leakstop/leakstop/credential"
 	"regexp"
 	"strings"
 )
@@ -62,7 +63,7 @@ type Pair struct {
 	ID          string
 	Description string
 	// Credential is the kind of credential: "auth-token" or "api-key".
-	Credential string
+	Credential credential.Kind
 	Identifier string
 	Secrets    []string
 	// Window is how many lines apart an identifier and a secret may stand

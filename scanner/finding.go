@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
+	"github.com/leakstop/leakstop/credential"
 	"slices"
 	"time"
 
@@ -57,7 +58,7 @@ type Finding struct {
 	RuleID      string
 	Description string
 	// Credential is the kind: "auth-token" or "api-key".
-	Credential string
+	Credential credential.Kind
 	// Identifier is the SID (AC… or SK…); empty when unpaired.
 	Identifier string
 	// Account is, for an API key, an Account SID found with it, if any.

@@ -1,6 +1,7 @@
 package scanner
 
 import (
+	"github.com/leakstop/leakstop/credential"
 	"slices"
 	"strings"
 
@@ -248,7 +249,7 @@ func (d *Detector) finding(p *rules.Pair, files []FileHits, fi int, s *Hit, id *
 	}
 	fd.Fingerprint = Fingerprint(fd.RuleID, fd.Identifier, s.Value)
 	fd.Locations = []Location{loc}
-	if p.Credential == "api-key" {
+	if p.Credential == credential.APIKey {
 		fd.Account = accountNear(files, fi, s)
 	}
 	return fd

@@ -27,6 +27,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/leakstop/leakstop/credential"
 	"time"
 )
 
@@ -121,8 +122,8 @@ func (e *LockedError) Is(target error) bool { return target == ErrLocked }
 
 // Kinds of credential.
 const (
-	KindAuthToken = "auth-token"
-	KindAPIKey    = "api-key"
+	KindAuthToken = credential.AuthToken
+	KindAPIKey    = credential.APIKey
 )
 
 // Roles of a leaked Auth Token.
@@ -157,12 +158,12 @@ func (s State) Terminal() bool { return s == StateDone || s == StateFailed }
 
 // Rotation is one credential's rotation.
 type Rotation struct {
-	ID          string `json:"id"`
-	Fingerprint string `json:"fingerprint"` // keyed hash of the leaked credential
-	Kind        string `json:"kind"`
-	AccountSID  string `json:"account_sid"`
-	KeySID      string `json:"key_sid,omitempty"`
-	State       State  `json:"state"`
+	ID          string          `json:"id"`
+	Fingerprint string          `json:"fingerprint"` // keyed hash of the leaked credential
+	Kind        credential.Kind `json:"kind"`
+	AccountSID  string          `json:"account_sid"`
+	KeySID      string          `json:"key_sid,omitempty"`
+	State       State           `json:"state"`
 	// LeakedRole is RolePrimary or RoleSecondary once known (Auth Token).
 	LeakedRole string `json:"leaked_role,omitempty"`
 	// NewKeySID is the replacement API key.
@@ -221,15 +222,15 @@ const (
 
 // Verification is the result of checking one credential against Twilio.
 type Verification struct {
-	ID          int64     `json:"id"`
-	Fingerprint string    `json:"fingerprint"`
-	Kind        string    `json:"kind"`
-	AccountSID  string    `json:"account_sid,omitempty"`
-	KeySID      string    `json:"key_sid,omitempty"`
-	Status      string    `json:"status"`
-	Detail      string    `json:"detail,omitempty"`
-	At          time.Time `json:"at"`
-	Actor       string    `json:"actor"`
+	ID          int64           `json:"id"`
+	Fingerprint string          `json:"fingerprint"`
+	Kind        credential.Kind `json:"kind"`
+	AccountSID  string          `json:"account_sid,omitempty"`
+	KeySID      string          `json:"key_sid,omitempty"`
+	Status      string          `json:"status"`
+	Detail      string          `json:"detail,omitempty"`
+	At          time.Time       `json:"at"`
+	Actor       string          `json:"actor"`
 }
 
 // Event is a recorded decision or action outside a rotation's steps.
@@ -265,7 +266,7 @@ type AuditEntry struct {
 	Actor       string          `json:"actor,omitempty"`
 	RotationID  string          `json:"rotation_id,omitempty"`
 	Fingerprint string          `json:"fingerprint,omitempty"`
-	Kind        string          `json:"kind,omitempty"`
+	Kind        credential.Kind `json:"kind,omitempty"`
 	AccountSID  string          `json:"account_sid,omitempty"`
 	KeySID      string          `json:"key_sid,omitempty"`
 	Attempt     int             `json:"attempt,omitempty"`

@@ -12,6 +12,7 @@ package notify
 
 import (
 	"context"
+	"github.com/leakstop/leakstop/credential"
 	"time"
 )
 
@@ -28,7 +29,7 @@ type Message struct {
 
 // CredentialRef identifies a credential without revealing it.
 type CredentialRef struct {
-	Kind        string // "auth-token" or "api-key"
+	Kind        credential.Kind // credential.AuthToken or credential.APIKey
 	AccountSID  string
 	KeySID      string // api-key only
 	Fingerprint string // keyed hash of the secret (secret.Hash)

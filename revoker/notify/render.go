@@ -2,6 +2,7 @@ package notify
 
 import (
 	"fmt"
+	"github.com/leakstop/leakstop/credential"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -47,16 +48,16 @@ func clean(s string) string {
 }
 
 // kindName says what kind of credential it is, for people.
-func kindName(kind string) string {
+func kindName(kind credential.Kind) string {
 	switch kind {
-	case "auth-token":
+	case credential.AuthToken:
 		return "Twilio Auth Token"
-	case "api-key":
+	case credential.APIKey:
 		return "Twilio API Key"
 	case "":
 		return "Twilio credential"
 	}
-	return "Twilio credential (" + clean(kind) + ")"
+	return "Twilio credential (" + clean(string(kind)) + ")"
 }
 
 // subject is the title of a notification.

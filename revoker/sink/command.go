@@ -196,7 +196,7 @@ func (c *Command) environ(d Delivery) []string {
 	env = append(env, c.cfg.Env...)
 	return append(env,
 		"LEAKSTOP_ACCOUNT_SID="+d.AccountSID,
-		"LEAKSTOP_KIND="+d.Kind,
+		"LEAKSTOP_KIND="+string(d.Kind),
 		"LEAKSTOP_KEY_SID="+d.KeySID,
 		"LEAKSTOP_ROTATION_ID="+d.RotationID,
 	)

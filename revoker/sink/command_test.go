@@ -109,7 +109,7 @@ func TestCommandSecretOnStdinOnly(t *testing.T) {
 	}
 	want := map[string]string{
 		"LEAKSTOP_ACCOUNT_SID": d.AccountSID,
-		"LEAKSTOP_KIND":        KindAPIKey,
+		"LEAKSTOP_KIND":        string(KindAPIKey),
 		"LEAKSTOP_KEY_SID":     d.KeySID,
 		"LEAKSTOP_ROTATION_ID": d.RotationID,
 		"EXTRA":                "1",

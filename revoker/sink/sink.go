@@ -14,22 +14,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/leakstop/leakstop/credential"
 
 	"github.com/leakstop/leakstop/secret"
 )
 
 // The kinds of credential a Delivery carries.
 const (
-	KindAuthToken = "auth-token" // an account's auth token
-	KindAPIKey    = "api-key"    // an API key: KeySID plus its secret
+	KindAuthToken = credential.AuthToken // an account's auth token
+	KindAPIKey    = credential.APIKey    // an API key: KeySID plus its secret
 )
 
 // Delivery is a new credential to hand to a sink.
 type Delivery struct {
-	AccountSID string       // the Twilio account
-	Kind       string       // KindAuthToken or KindAPIKey
-	KeySID     string       // for KindAPIKey: the new key's SID
-	Secret     secret.Value // the new secret
+	AccountSID string          // the Twilio account
+	Kind       credential.Kind // KindAuthToken or KindAPIKey
+	KeySID     string          // for KindAPIKey: the new key's SID
+	Secret     secret.Value    // the new secret
 	RotationID string
 }
 
