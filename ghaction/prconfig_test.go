@@ -66,7 +66,7 @@ func TestPRIgnoresItsOwnLeak(t *testing.T) {
 
 	mdNote := strings.ReplaceAll(wantPendingNote, ".leakstopignore", "`.leakstopignore`")
 	sum := w.read("summary.md")
-	for _, want := range []string{"## leakstop: 1 Twilio credential found", "**1 pre-existing credential already on the base branch**", "**2 credentials are " + mdNote + ".**",
+	for _, want := range []string{"## leakstop: 1 Twilio credential found", "**1 pre-existing credential already on the base branch**", "**1 credential is " + mdNote + ".**",
 		"`" + w.newCred.fingerprint() + "` — " + mdNote, "are read from the base commit"} {
 		if !strings.Contains(sum, want) {
 			t.Errorf("summary lacks %q:\n%s", want, sum)

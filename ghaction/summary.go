@@ -150,8 +150,9 @@ func summaryMarkdown(in summaryInput) string {
 	}
 	for _, note := range in.pendingNotes {
 		p := 0
-		for _, v := range in.pending {
-			if v == note {
+		for fp, v := range in.pending {
+			// A pre-existing credential does not count in this check.
+			if v == note && in.place.of(fp) != preExisting {
 				p++
 			}
 		}
