@@ -80,7 +80,8 @@ func (p placement) remark(fp string) string {
 
 // place maps findings, from the range scan of scope (mergeBase..head),
 // to scope.Head and sorts them by standing. The head's and the base's
-// versions of the files the proposal changes are scanned again, with
+// versions of the files the proposal changes (and of those the findings
+// are in) are scanned again, with
 // the detector of the same rules, inline allows disabled (only the
 // fingerprints already found are looked up: nothing new is reported).
 //
@@ -108,6 +109,16 @@ func place(ctx context.Context, g *gitRepo, set *rules.Set, scope Scope, mergeBa
 		for _, name := range strings.Split(string(out), "\x00") {
 			if name != "" {
 				touched[name] = true
+			}
+		}
+		// And wherever the range scan found them: a file a commit of the
+		// proposal changed and a later one changed back is in no diff.
+		for _, f := range findings {
+			for _, l := range f.Locations {
+				touched[l.Path] = true
+				if l.IdentifierPath != "" {
+					touched[l.IdentifierPath] = true
+				}
 			}
 		}
 	}

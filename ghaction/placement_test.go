@@ -394,3 +394,28 @@ func TestPRPreExistingAndNewLeak(t *testing.T) {
 	}
 	p.noSecrets(old.token, fresh.token)
 }
+
+// TestPRPreExistingEditReverted: a commit of the pull request edits the
+// file with the old leak and a later one changes it back: the file is in
+// no diff of the pull request, and the leak is still pre-existing, not
+// "removed later".
+func TestPRPreExistingEditReverted(t *testing.T) {
+	w := newWorld(t)
+	old := newCred(t)
+	content := old.env() + lines("line", 8)
+	writeFile(t, w.dev, "old.env", content)
+	commitAll(t, w.dev, "base with an old leak")
+	gitIn(t, w.dev, "checkout", "-q", "-b", "feature")
+	writeFile(t, w.dev, "old.env", content+"one more\n")
+	commitAll(t, w.dev, "edit old.env")
+	writeFile(t, w.dev, "old.env", content)
+	writeFile(t, w.dev, "app.py", "print(1)\n")
+	commitAll(t, w.dev, "change it back")
+	p := w.openPR(14, 2, map[string]githubtest.DiffLines{"app.py": {Right: []int{1}}})
+	if _, err := p.run(p.env()); err != nil {
+		t.Fatalf("run: %v (want a pass)\n%s", err, p.stdout.String())
+	}
+	if !strings.Contains(p.stdout.String(), "::notice file=old.env,line=2,col=19,title=Pre-existing") || strings.Contains(p.stdout.String(), "removed later") {
+		t.Errorf("stdout:\n%s", p.stdout.String())
+	}
+}
