@@ -217,7 +217,7 @@ func TestPullRequestRateLimits(t *testing.T) {
 	// A 429 with Retry-After on the review; a 429 with an exhausted
 	// quota and no Retry-After on the listing.
 	w.gh.InjectFault(githubtest.Fault{Kind: githubtest.TooManyRequests, Method: "GET", Path: "/repos/octo/app/pulls/7/comments",
-		Reset: time.Now().Add(2 * time.Second)})
+		ResetIn: 2 * time.Second})
 	w.gh.InjectFault(githubtest.Fault{Kind: githubtest.TooManyRequests, Method: "POST", Path: "/repos/octo/app/pulls/7/reviews",
 		RetryAfter: 7 * time.Second})
 	res, err := w.run(w.prEvent(2))
