@@ -105,7 +105,7 @@ func TestActionYMLInputsOutputs(t *testing.T) {
 		}
 	}
 	_, outputs := children(topSection(t, lines, "outputs"))
-	for _, name := range []string{"findings", "sarif", "report"} {
+	for _, name := range []string{"findings", "pre-existing", "sarif", "report"} {
 		vals, _ := children(outputs[name])
 		if vals["value"] != "${{ steps.scan.outputs."+name+" }}" {
 			t.Errorf("output %s: value %q", name, vals["value"])

@@ -65,6 +65,9 @@ type Reviewer struct {
 	// leakstop:allow) but the base commit's does not to the note they
 	// are posted with.
 	Pending map[string]string
+	// place says where a proposal's findings stand: one that a later
+	// commit removed is listed in the body, never on a line.
+	place placement
 }
 
 // ReviewResult says what Review did.
@@ -99,7 +102,7 @@ func (r *Reviewer) Review(ctx context.Context, findings []scanner.Finding, diff 
 			if loc.Line < 1 || loc.Path == "" {
 				continue
 			}
-			in := diff[loc.Path][loc.Line]
+			in := diff[loc.Path][loc.Line] && r.place.of(f.Fingerprint) != removedLater
 			cur, ok := byPath[loc.Path]
 			switch {
 			case !ok:
@@ -152,7 +155,7 @@ func (r *Reviewer) create(ctx context.Context, findings []scanner.Finding, inlin
 	req := &github.PullRequestReviewRequest{
 		CommitID: github.String(r.CommitID),
 		Event:    github.String("COMMENT"),
-		Body:     github.String(reviewBody(findings, len(inline), body)),
+		Body:     github.String(reviewBody(findings, len(inline), body, r.place)),
 	}
 	for _, it := range inline {
 		req.Comments = append(req.Comments, &github.DraftReviewComment{
@@ -266,7 +269,7 @@ func commentBody(it reviewItem) string {
 
 // reviewBody sums the findings up and lists those that could not be
 // commented on their line.
-func reviewBody(findings []scanner.Finding, inline int, body []reviewItem) string {
+func reviewBody(findings []scanner.Finding, inline int, body []reviewItem, pl placement) string {
 	var b strings.Builder
 	n := len(findings)
 	fmt.Fprintf(&b, "### leakstop: %d Twilio credential%s in this pull request\n\n", n, plural(n))
@@ -277,9 +280,13 @@ func reviewBody(findings []scanner.Finding, inline int, body []reviewItem) strin
 		}
 	}
 	if len(body) > 0 {
-		fmt.Fprintf(&b, "%s on lines outside this pull request's diff:", pluralWord(len(body), "This one is", "These are"))
+		fmt.Fprintf(&b, "%s not on a line of this pull request's diff:", pluralWord(len(body), "This one is", "These are"))
 	}
 	b.WriteString("\n\n")
+	if n := pl.count(preExisting); n > 0 {
+		fmt.Fprintf(&b, "%d pre-existing credential%s already on the base branch %s not listed here (see the job summary): this pull request does not add %s.\n\n",
+			n, plural(n), pick(n, "is", "are"), pick(n, "it", "them"))
+	}
 	for i, it := range body {
 		if i == maxBodyEntries {
 			fmt.Fprintf(&b, "- … and %d more: see the job summary and the code scanning alerts.\n", len(body)-i)
@@ -294,6 +301,9 @@ func reviewBody(findings []scanner.Finding, inline int, body []reviewItem) strin
 		fmt.Fprintf(&b, " at %s line %d", mdText(it.loc.Path), it.loc.Line)
 		if c := it.loc.Commit; c != nil && c.Hash != "" {
 			fmt.Fprintf(&b, " (commit %s)", code(short(c.Hash)))
+		}
+		if pl.of(f.Fingerprint) == removedLater {
+			b.WriteString(" — **" + mdText(pl.remark(f.Fingerprint)) + "**")
 		}
 		fmt.Fprintf(&b, " — fingerprint %s", code(f.Fingerprint))
 		if it.pending != "" {

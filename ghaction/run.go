@@ -67,6 +67,10 @@ type Result struct {
 	// InlineAllowed counts the locations of a proposal left out for an
 	// inline leakstop:allow already on the base commit's line.
 	InlineAllowed int
+	// PreExisting counts the findings of a proposal that its base commit
+	// already holds (notices: they do not fail the run); RemovedLater
+	// those that a commit of it added and a later one removed.
+	PreExisting, RemovedLater int
 	// ConfigFrom is the commit .leakstopignore and .leakstop.toml were
 	// read from ("" for the checkout).
 	ConfigFrom string
@@ -185,11 +189,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	// their secrets, which never leave the process: it records Twilio's
 	// answer in each finding for the reports), then the reports.
 	o := pipeline.Options{
-		Source:  src,
-		Policy:  popts,
-		Warn:    func(msg string) { warnf("%s", msg) },
-		Target:  scope.Describe,
-		Reports: []pipeline.Output{{Format: report.JSON, Path: res.Report, Options: ropts}, {Format: report.SARIF, Path: res.SARIF, Options: ropts}},
+		Source: src,
+		Policy: popts,
+		Warn:   func(msg string) { warnf("%s", msg) },
+		Target: scope.Describe,
 	}
 	switch {
 	case in.Revoke != RevokeOff:
@@ -204,8 +207,39 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A proposal's findings are placed where its head holds them, and
+	// those its base commit already holds are told apart; then the
+	// reports, which say so.
 	findings := pr.Findings
+	pl := placement{status: map[string]standing{}}
+	if scope.Proposal && scope.Kind == ScopeRange {
+		if findings, pl, err = place(ctx, g, pr.Policy.Rules, scope, res.MergeBase, findings); err != nil {
+			return nil, err
+		}
+	}
+	ropts.Remarks = map[string]report.Remark{}
+	for _, f := range findings {
+		if r := pl.remark(f.Fingerprint); r != "" {
+			ropts.Remarks[f.Fingerprint] = report.Remark{Text: r, Notice: pl.of(f.Fingerprint) == preExisting}
+		}
+	}
+	rep := report.Report{Findings: findings, Stats: pr.Stats, Notes: pr.Notes, Target: scope.Describe}
+	for _, out := range []struct {
+		format report.Format
+		path   string
+	}{{report.JSON, res.Report}, {report.SARIF, res.SARIF}} {
+		if err := report.WriteFile(out.path, out.format, rep, ropts); err != nil {
+			return nil, err
+		}
+	}
 	res.Findings, res.IgnoredNum, res.Pending, res.InlineAllowed = len(findings), len(pr.Ignored), len(pr.Pending), pr.InlineAllowed
+	res.PreExisting, res.RemovedLater = pl.count(preExisting), pl.count(removedLater)
+	if res.PreExisting > 0 {
+		logf("%d pre-existing credential(s) already on the base branch (base commit %s): notices, which do not fail the run", res.PreExisting, short(scope.Base))
+	}
+	if res.RemovedLater > 0 {
+		logf("%d credential(s) added and removed again within the %s: still in its history", res.RemovedLater, scope.proposalNoun())
+	}
 	if pr.InlineAllowed > 0 {
 		logf("%d location(s) left out for an inline %s already on the base commit's line", pr.InlineAllowed, scanner.AllowComment)
 	}
@@ -228,26 +262,35 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	// Outputs before anything that may fail, so later steps see them.
 	if err := writeOutputs(gc.Output, map[string]string{
-		"findings": strconv.Itoa(len(findings)),
-		"sarif":    res.SARIF,
-		"report":   res.Report,
+		"findings":     strconv.Itoa(len(findings)),
+		"pre-existing": strconv.Itoa(res.PreExisting),
+		"sarif":        res.SARIF,
+		"report":       res.Report,
 	}); err != nil {
 		return nil, err
 	}
-	for _, a := range annotations(findings, pr.Pending) {
+	for _, a := range annotations(findings, pr.Pending, pl) {
 		fmt.Fprintln(cfg.Stdout, a.String())
 	}
 	if gc.Summary != "" {
 		sum := summaryMarkdown(summaryInput{scope: scope, findings: findings, ignored: len(pr.Ignored), ignoreFrom: res.ConfigFrom,
-			stats: pr.Stats, notes: append(slices.Clone(pr.Notes), pr.Policy.Notes...), pending: pr.Pending, pendingNotes: pr.PendingNotes})
+			stats: pr.Stats, notes: append(slices.Clone(pr.Notes), pr.Policy.Notes...), pending: pr.Pending, pendingNotes: pr.PendingNotes,
+			place: pl})
 		if err := appendFile(gc.Summary, sum); err != nil {
 			return nil, err
 		}
 	}
 
 	// The pull request review.
-	if scope.PR > 0 && in.Comment && len(findings) > 0 {
-		res.Review, res.ReviewErr = review(ctx, cfg, in, gc, g, scope, res.MergeBase, findings, pr.Pending, logf)
+	// The pull request review: what it adds, not what its base holds.
+	var reviewed []scanner.Finding
+	for _, f := range findings {
+		if pl.of(f.Fingerprint) != preExisting {
+			reviewed = append(reviewed, f)
+		}
+	}
+	if scope.PR > 0 && in.Comment && len(reviewed) > 0 {
+		res.Review, res.ReviewErr = review(ctx, cfg, in, gc, g, scope, res.MergeBase, reviewed, pr.Pending, pl, logf)
 		if res.ReviewErr != nil {
 			// Reporting on the pull request is a courtesy: the annotations,
 			// summary and exit status still say it all.
@@ -267,10 +310,20 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		logf("no Twilio credentials found")
 		return res, nil
 	}
-	failing := pr.Failing(false)
+	var failing []scanner.Finding
+	tests := 0
+	for _, f := range findings {
+		switch {
+		case pl.of(f.Fingerprint) == preExisting:
+		case f.IsTestCredential():
+			tests++
+		default:
+			failing = append(failing, f)
+		}
+	}
 	logf("%d Twilio credential(s) found", len(findings))
-	if n := len(findings) - len(failing); n > 0 {
-		logf("%d of them are Twilio test credentials: notes, which do not fail the run", n)
+	if tests > 0 {
+		logf("%d of them are Twilio test credentials: notes, which do not fail the run", tests)
 	}
 	if in.FailOnFindings && len(failing) > 0 {
 		return res, ErrFindings
@@ -354,7 +407,7 @@ func fetchScope(ctx context.Context, g *gitRepo, scope *Scope, res *Result) (pip
 }
 
 func review(ctx context.Context, cfg Config, in Inputs, gc Context, g *gitRepo, scope Scope, mergeBase string,
-	findings []scanner.Finding, pending map[string]string, logf func(string, ...any)) (ReviewResult, error) {
+	findings []scanner.Finding, pending map[string]string, pl placement, logf func(string, ...any)) (ReviewResult, error) {
 	if in.Token == "" {
 		return ReviewResult{}, errors.New("no github-token: cannot comment")
 	}
@@ -379,7 +432,7 @@ func review(ctx context.Context, cfg Config, in Inputs, gc Context, g *gitRepo, 
 	}
 	client.BaseURL = u
 	rv := &Reviewer{Client: client, Owner: owner, Repo: repo, Number: scope.PR, CommitID: scope.Head, Retry: cfg.Retry, Clock: cfg.Clock, Log: logf,
-		Pending: pending}
+		Pending: pending, place: pl}
 	r, err := rv.Review(ctx, findings, parseDiffLines(diffText))
 	if err != nil {
 		return r, err

@@ -115,21 +115,22 @@ func TestPullRequest(t *testing.T) {
 
 	// Annotations.
 	stdout := w.stdout.String()
-	for _, want := range []string{"::error file=config.env,line=3,", "::error file=old.env,line=2,", "title=Leaked Twilio Auth Token::"} {
+	for _, want := range []string{"::error file=config.env,line=3,", "::notice file=old.env,line=2,", "title=Leaked Twilio Auth Token::",
+		"title=Pre-existing Twilio Auth Token (already on the base branch)::"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout)
 		}
 	}
 	// The job summary.
 	sum := w.read("summary.md")
-	for _, want := range []string{"## leakstop: 2 Twilio credentials found", "| Credential |", w.newCred.sid, "config" + "&#46;" + "env:3", "### How to fix", "### How to allow"} {
+	for _, want := range []string{"## leakstop: 1 Twilio credential found", "**1 pre-existing credential already on the base branch**", "| Credential |", w.newCred.sid, "config" + "&#46;" + "env:3", "### How to fix", "### How to allow"} {
 		if !strings.Contains(sum, want) {
 			t.Errorf("summary lacks %q:\n%s", want, sum)
 		}
 	}
 
-	// One review: a comment on the new leak's line, the old leak (outside
-	// the diff) in the body.
+	// One review: a comment on the new leak's line; the old leak, already
+	// on the base branch, is only counted in the body.
 	reviews := w.gh.Reviews("octo", "app", w.number)
 	comments := w.gh.ReviewComments("octo", "app", w.number)
 	if len(reviews) != 1 || reviews[0].Event != "COMMENT" || reviews[0].CommitID != w.head {
@@ -146,17 +147,20 @@ func TestPullRequest(t *testing.T) {
 		}
 	}
 	body := reviews[0].Body
-	for _, want := range []string{"2 Twilio credentials", "path=old.env line=2 -->", w.oldCred.sid, "outside this pull request's diff"} {
+	for _, want := range []string{"1 Twilio credential in this pull request", "1 pre-existing credential already on the base branch"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("review body lacks %q:\n%s", want, body)
 		}
+	}
+	if strings.Contains(body, w.oldCred.sid) {
+		t.Errorf("the review lists the pre-existing leak:\n%s", body)
 	}
 	w.noSecrets(w.oldCred.token, w.newCred.token)
 
 	// A re-run (same head) posts nothing new.
 	w.stdout.Reset()
 	res, err = w.run(env)
-	if !errors.Is(err, ErrFindings) || res.Review.Posted || res.Review.Skipped != 2 {
+	if !errors.Is(err, ErrFindings) || res.Review.Posted || res.Review.Skipped != 1 {
 		t.Fatalf("rerun: %v %+v", err, res.Review)
 	}
 	if n := len(w.gh.Reviews("octo", "app", w.number)); n != 1 {
@@ -175,7 +179,7 @@ func TestPullRequest(t *testing.T) {
 	env = w.prEvent(3)
 	w.checkout("main")
 	res, err = w.run(env)
-	if !errors.Is(err, ErrFindings) || res.Findings != 3 || !res.Review.Posted || res.Review.Comments != 1 || res.Review.Skipped != 2 {
+	if !errors.Is(err, ErrFindings) || res.Findings != 3 || !res.Review.Posted || res.Review.Comments != 1 || res.Review.Skipped != 1 {
 		t.Fatalf("third push: %v findings=%d %+v\n%s", err, res.Findings, res.Review, w.stdout.String())
 	}
 	got := w.gh.ReviewComments("octo", "app", w.number)
@@ -194,14 +198,14 @@ func TestPullRequestCommentRefused(t *testing.T) {
 	delete(diff, "config.env")
 	w.gh.AddPullRequest("octo", "app", githubtest.PullRequest{Number: w.number, HeadSHA: w.head, BaseSHA: w.base, Diff: diff})
 	res, err := w.run(w.prEvent(2))
-	if !errors.Is(err, ErrFindings) || !res.Review.Posted || !res.Review.FellBack || res.Review.BodyEntries != 2 {
+	if !errors.Is(err, ErrFindings) || !res.Review.Posted || !res.Review.FellBack || res.Review.BodyEntries != 1 {
 		t.Fatalf("%v %+v", err, res.Review)
 	}
 	if n := w.gh.CountRequests("POST", "/repos/octo/app/pulls/7/reviews"); n != 2 {
 		t.Fatalf("%d review requests, want 2 (refused, then body only)", n)
 	}
 	rv := w.gh.Reviews("octo", "app", w.number)
-	if len(rv) != 1 || !strings.Contains(rv[0].Body, "path=config.env line=3") || !strings.Contains(rv[0].Body, "path=old.env line=2") {
+	if len(rv) != 1 || !strings.Contains(rv[0].Body, "path=config.env line=3") || strings.Contains(rv[0].Body, "path=old.env") {
 		t.Fatalf("reviews = %+v", rv)
 	}
 	w.noSecrets(w.oldCred.token, w.newCred.token)
@@ -213,7 +217,7 @@ func TestPullRequestRateLimits(t *testing.T) {
 	// A 429 with Retry-After on the review; a 429 with an exhausted
 	// quota and no Retry-After on the listing.
 	w.gh.InjectFault(githubtest.Fault{Kind: githubtest.TooManyRequests, Method: "GET", Path: "/repos/octo/app/pulls/7/comments",
-		Reset: time.Now().Add(2 * time.Second)})
+		ResetIn: 2 * time.Second})
 	w.gh.InjectFault(githubtest.Fault{Kind: githubtest.TooManyRequests, Method: "POST", Path: "/repos/octo/app/pulls/7/reviews",
 		RetryAfter: 7 * time.Second})
 	res, err := w.run(w.prEvent(2))

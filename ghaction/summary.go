@@ -99,6 +99,8 @@ type summaryInput struct {
 	// in the order they are given.
 	pending      map[string]string
 	pendingNotes []string
+	// place says where a proposal's findings stand.
+	place placement
 }
 
 // mdNote renders a note made of plain words and file names in Markdown.
@@ -111,10 +113,14 @@ func mdNote(note string) string {
 func summaryMarkdown(in summaryInput) string {
 	var b strings.Builder
 	findings := in.findings
-	n := len(findings)
-	if n == 0 {
+	pre := in.place.count(preExisting)
+	n := len(findings) - pre
+	switch {
+	case n == 0 && pre > 0:
+		fmt.Fprintf(&b, "## leakstop: no Twilio credentials added by this %s\n\n", in.place.noun)
+	case n == 0:
 		b.WriteString("## leakstop: no Twilio credentials found\n\n")
-	} else {
+	default:
 		fmt.Fprintf(&b, "## leakstop: %d Twilio credential%s found\n\n", n, plural(n))
 	}
 	fmt.Fprintf(&b, "Scanned %s — %d commit%s, %d file%s.", mdText(in.scope.Describe),
@@ -130,13 +136,23 @@ func summaryMarkdown(in summaryInput) string {
 	for _, note := range in.notes {
 		fmt.Fprintf(&b, "> %s\n\n", mdText(note))
 	}
-	if n == 0 {
+	if pre > 0 {
+		fmt.Fprintf(&b, "**%d pre-existing credential%s already on the base branch** (base commit %s): %s does not add %s, so %s not fail this check. "+
+			"%s still leaked: rotate %s.\n\n", pre, plural(pre), code(short(in.place.base)), "this "+in.place.noun, pick(pre, "it", "them"),
+			pick(pre, "it does", "they do"), pick(pre, "It is", "They are"), pick(pre, "it", "them"))
+	}
+	if r := in.place.count(removedLater); r > 0 {
+		fmt.Fprintf(&b, "**%d credential%s removed later in this %s** %s still in its history, and fail%s this check.\n\n", r, plural(r),
+			in.place.noun, pick(r, "is", "are"), pick(r, "s", ""))
+	}
+	if len(findings) == 0 {
 		return b.String()
 	}
 	for _, note := range in.pendingNotes {
 		p := 0
-		for _, v := range in.pending {
-			if v == note {
+		for fp, v := range in.pending {
+			// A pre-existing credential does not count in this check.
+			if v == note && in.place.of(fp) != preExisting {
 				p++
 			}
 		}
@@ -169,6 +185,12 @@ func summaryMarkdown(in summaryInput) string {
 			commit := ""
 			if loc.Commit != nil && loc.Commit.Hash != "" {
 				commit = code(short(loc.Commit.Hash))
+			}
+			switch in.place.of(f.Fingerprint) {
+			case preExisting:
+				commit = "pre-existing: on the base branch"
+			case removedLater:
+				commit += " — " + mdText(in.place.remark(f.Fingerprint))
 			}
 			fmt.Fprintf(&b, "| %s | %s | %s | %s:%d | %s | %s |\n", mdText(name), id, code(f.Secret.String()),
 				mdText(loc.Path), loc.Line, commit, fp)

@@ -69,14 +69,27 @@ func (a Annotation) String() string {
 // rest are errors. A finding
 // whose fingerprint is in pending (silenced by the proposal's own
 // configuration, not yet in force) says so with its note.
-func annotations(findings []scanner.Finding, pending map[string]string) []Annotation {
+//
+// On a proposal (pl), a credential its base commit already holds is a
+// notice that says so and names no commit; one that a later commit of it
+// removed is located in the message (the introducing commit's path and
+// line), not on a line of the head version, which does not hold it.
+func annotations(findings []scanner.Finding, pending map[string]string, pl placement) []Annotation {
 	var out []Annotation
 	for i := range findings {
 		f := &findings[i]
 		l := labelsFor(f.Credential)
 		level := "error"
-		if f.IsTestCredential() {
+		st := pl.of(f.Fingerprint)
+		if f.IsTestCredential() || st == preExisting {
 			level = "notice"
+		}
+		title := "Leaked " + l.credential
+		switch st {
+		case preExisting:
+			title = "Pre-existing " + l.credential + " (already on the base branch)"
+		case removedLater:
+			title += " (removed later in this " + pl.noun + "; still in history)"
 		}
 		for _, loc := range f.Locations {
 			var msg strings.Builder
@@ -92,6 +105,12 @@ func annotations(findings []scanner.Finding, pending map[string]string) []Annota
 			if loc.Commit != nil && loc.Commit.Hash != "" {
 				fmt.Fprintf(&msg, ", added in commit %s", short(loc.Commit.Hash))
 			}
+			switch st {
+			case removedLater:
+				fmt.Fprintf(&msg, " at %s line %d; %s", loc.Path, loc.Line, pl.remark(f.Fingerprint))
+			case preExisting:
+				fmt.Fprintf(&msg, "; %s, so it does not fail this check", pl.remark(f.Fingerprint))
+			}
 			fmt.Fprintf(&msg, ". Fingerprint %s.\n", f.Fingerprint)
 			if note := pending[f.Fingerprint]; note != "" {
 				fmt.Fprintf(&msg, "%s. If it is a live credential, rotate it in the Twilio Console: deleting the line leaves it in git history.",
@@ -100,10 +119,11 @@ func annotations(findings []scanner.Finding, pending map[string]string) []Annota
 				msg.WriteString("Rotate it in the Twilio Console: deleting the line leaves it in git history. ")
 				fmt.Fprintf(&msg, "Not a live credential? Add the fingerprint to %s with the reason, or leakstop:allow on the line.", report.IgnoreFileName)
 			}
-			out = append(out, Annotation{
-				Level: level, File: loc.Path, Line: loc.Line, Col: loc.Column,
-				Title: "Leaked " + l.credential, Message: msg.String(),
-			})
+			a := Annotation{Level: level, File: loc.Path, Line: loc.Line, Col: loc.Column, Title: title, Message: msg.String()}
+			if st == removedLater {
+				a.Line, a.Col = 0, 0 // the head's line there is another line
+			}
+			out = append(out, a)
 		}
 	}
 	return out

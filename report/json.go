@@ -86,8 +86,11 @@ type DocFinding struct {
 	Confidence     string `json:"confidence"`
 	Test           bool   `json:"test"`
 	// Level is "note" for Twilio test credentials (they do not fail a
-	// scan unless --fail-on-test-credentials), else "error".
-	Level     string        `json:"level"`
+	// scan unless --fail-on-test-credentials) and for a remark that is a
+	// notice, else "error".
+	Level string `json:"level"`
+	// Remark is a front end's word on the finding (Options.Remarks), or "".
+	Remark    string        `json:"remark"`
 	Locations []DocLocation `json:"locations"`
 	// Verification is "live", "dead", "unknown" or "test" when the
 	// credential was checked against Twilio (scan --verify), else "".
@@ -110,6 +113,7 @@ type docFindingJSON struct {
 	Confidence     string          `json:"confidence"`
 	Test           bool            `json:"test"`
 	Level          string          `json:"level,omitempty"`
+	Remark         string          `json:"remark,omitempty"`
 	Locations      []DocLocation   `json:"locations"`
 	Verification   string          `json:"verification"`
 	VerifiedAt     string          `json:"verified_at"`
@@ -120,7 +124,7 @@ func (f DocFinding) MarshalJSON() ([]byte, error) {
 	w := docFindingJSON{
 		Fingerprint: f.Fingerprint, Rule: f.Rule, Description: f.Description,
 		Credential: f.Credential, Identifier: f.Identifier, Account: f.Account,
-		SecretRedacted: f.SecretRedacted, Confidence: f.Confidence, Test: f.Test, Level: f.Level,
+		SecretRedacted: f.SecretRedacted, Confidence: f.Confidence, Test: f.Test, Level: f.Level, Remark: f.Remark,
 		Locations: f.Locations, Verification: f.Verification, VerifiedAt: f.VerifiedAt,
 	}
 	switch {
@@ -153,7 +157,7 @@ func (f *DocFinding) UnmarshalJSON(b []byte) error {
 	*f = DocFinding{
 		Fingerprint: w.Fingerprint, Rule: w.Rule, Description: w.Description,
 		Credential: w.Credential, Identifier: w.Identifier, Account: w.Account,
-		SecretRedacted: w.SecretRedacted, Confidence: w.Confidence, Test: w.Test, Level: w.Level,
+		SecretRedacted: w.SecretRedacted, Confidence: w.Confidence, Test: w.Test, Level: w.Level, Remark: w.Remark,
 		Locations: w.Locations, Verification: w.Verification, VerifiedAt: w.VerifiedAt,
 	}
 	if w.SecretRedacted {
@@ -213,7 +217,7 @@ func NewDocument(r Report, o Options) *Document {
 			Fingerprint: f.Fingerprint, Rule: f.RuleID, Description: f.Description,
 			Credential: f.Credential, Identifier: f.Identifier, Account: f.Account,
 			Redacted: f.Secret.String(), SecretRedacted: !o.NoRedact,
-			Confidence: f.Confidence.String(), Test: f.Test, Level: levelOf(f),
+			Confidence: f.Confidence.String(), Test: f.Test, Level: o.level(f), Remark: o.Remarks[f.Fingerprint].Text,
 			Locations:    make([]DocLocation, 0, len(f.Locations)),
 			Verification: f.Verification,
 		}

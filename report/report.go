@@ -57,6 +57,26 @@ type Options struct {
 	// single file (whose location path is as named) the working
 	// directory; none for stdin ("-") or a path that does not exist.
 	Root string
+	// Remarks, by fingerprint, say what a front end knows of a finding
+	// beyond its locations (the Action: a credential already on a pull
+	// request's base branch, one that a later commit of the pull request
+	// removed). JSON and SARIF carry the text; Notice lowers the level to
+	// "note".
+	Remarks map[string]Remark
+}
+
+// Remark is a front end's word on one finding: see Options.Remarks.
+type Remark struct {
+	Text   string
+	Notice bool
+}
+
+// level is the finding's level under o's remarks.
+func (o Options) level(f *scanner.Finding) string {
+	if o.Remarks[f.Fingerprint].Notice {
+		return "note"
+	}
+	return levelOf(f)
 }
 
 // Report is what gets written.
@@ -168,4 +188,12 @@ func countLocations(fs []scanner.Finding) int {
 		n += len(fs[i].Locations)
 	}
 	return n
+}
+
+// capitalize upper-cases the first letter of an ASCII sentence.
+func capitalize(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
 }

@@ -165,7 +165,7 @@ func writeSARIF(w io.Writer, r Report, o Options) error {
 		}
 		seen := map[string]int{}
 		for j := range f.Locations {
-			run.Results = append(run.Results, sarifResultFor(f, &f.Locations[j], idx, seen))
+			run.Results = append(run.Results, sarifResultFor(f, &f.Locations[j], idx, seen, o))
 		}
 	}
 	log := sarifLog{Schema: sarifSchema, Version: sarifVersion, Runs: []sarifRun{run}}
@@ -252,9 +252,10 @@ func ruleName(id string) string {
 	return b.String()
 }
 
-func sarifResultFor(f *scanner.Finding, loc *scanner.Location, ruleIdx int, seen map[string]int) sarifResult {
+func sarifResultFor(f *scanner.Finding, loc *scanner.Location, ruleIdx int, seen map[string]int, o Options) sarifResult {
 	l := labelsFor(f.Credential, f.Identifier)
-	level := levelOf(f)
+	level := o.level(f)
+	remark := o.Remarks[f.Fingerprint].Text
 	var msg strings.Builder
 	fmt.Fprintf(&msg, "%s: %s %s", l.credential, l.secret, f.Secret.String())
 	if f.Identifier != "" {
@@ -274,6 +275,9 @@ func sarifResultFor(f *scanner.Finding, loc *scanner.Location, ruleIdx int, seen
 	}
 	if c := loc.Commit; c != nil {
 		fmt.Fprintf(&msg, " Committed in %s (%s).", shortHash(c.Hash), tipText(c))
+	}
+	if remark != "" {
+		fmt.Fprintf(&msg, " %s.", capitalize(remark))
 	}
 	fmt.Fprintf(&msg, " Fingerprint %s.", f.Fingerprint)
 
@@ -300,6 +304,9 @@ func sarifResultFor(f *scanner.Finding, loc *scanner.Location, ruleIdx int, seen
 	}
 	if loc.Encoding != "" {
 		res.Properties["encoding"] = loc.Encoding
+	}
+	if remark != "" {
+		res.Properties["remark"] = remark
 	}
 	if f.Verification != "" {
 		res.Properties["verification"] = f.Verification

@@ -39,6 +39,11 @@ type Fault struct {
 	// Reset is the X-RateLimit-Reset time. PrimaryRateLimit defaults it to
 	// one second from now.
 	Reset time.Time
+	// ResetIn, when Reset is zero, puts X-RateLimit-Reset this long after
+	// the failing request arrives (as GitHub does: the window is the
+	// quota's, not the test's), so that the wait does not depend on how
+	// long the client took to get there.
+	ResetIn time.Duration
 	// Status is the status code for Kind Status.
 	Status int
 }
@@ -86,6 +91,9 @@ func (s *Server) injectFault(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	h := w.Header()
+	if hit.Reset.IsZero() && hit.ResetIn > 0 {
+		hit.Reset = time.Now().Add(hit.ResetIn)
+	}
 	if hit.RetryAfter > 0 {
 		secs := int64((hit.RetryAfter + time.Second - 1) / time.Second)
 		h.Set("Retry-After", strconv.FormatInt(secs, 10))

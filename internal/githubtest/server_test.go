@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -89,6 +90,20 @@ func TestFaults(t *testing.T) {
 		var are *github.AbuseRateLimitError
 		if !errors.As(err, &are) || are.RetryAfter == nil || *are.RetryAfter != 3*time.Second {
 			t.Fatalf("err = %T %v", err, err)
+		}
+	})
+	t.Run("reset after the request", func(t *testing.T) {
+		s := New(t)
+		s.InjectFault(Fault{Kind: TooManyRequests, ResetIn: time.Hour})
+		time.Sleep(1100 * time.Millisecond) // the reset counts from the request, not the injection
+		before := time.Now()
+		_, resp, err := s.Client().Actions.GetRepoPublicKey(ctx, "o", "r")
+		if statusOf(err) != http.StatusTooManyRequests {
+			t.Fatalf("err = %v", err)
+		}
+		reset, _ := strconv.ParseInt(resp.Header.Get("X-RateLimit-Reset"), 10, 64)
+		if want := before.Add(time.Hour).Unix(); reset < want || reset > want+1 || resp.Header.Get("X-RateLimit-Remaining") != "0" {
+			t.Fatalf("X-RateLimit-Reset %d, want %d", reset, want)
 		}
 	})
 	t.Run("429", func(t *testing.T) {
