@@ -3,6 +3,7 @@ package scanner
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -39,7 +40,7 @@ func (s PathsSource) Scan(ctx context.Context, d *Detector, emit func([]Finding)
 			return Summary{}, fmt.Errorf("scan %s: %w", p, err)
 		}
 		if !info.Mode().IsRegular() {
-			return Summary{}, fmt.Errorf("scan %s: not a regular file (%s)", p, info.Mode().Type())
+			return Summary{}, fmt.Errorf("scan %s: is %s, not a regular file", p, fileKind(info.Mode()))
 		}
 		files = append(files, named{path, filepath.ToSlash(p)})
 	}
@@ -85,4 +86,21 @@ func (s PathsSource) Scan(ctx context.Context, d *Detector, emit func([]Finding)
 		}
 	}
 	return sum, nil
+}
+
+// fileKind names a mode that is not a regular file's.
+func fileKind(m fs.FileMode) string {
+	switch t := m.Type(); {
+	case t&fs.ModeDir != 0:
+		return "a directory"
+	case t&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case t&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case t&fs.ModeSocket != 0:
+		return "a socket"
+	case t&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "not a regular file: " + m.String()
 }

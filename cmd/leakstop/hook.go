@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/leakstop/leakstop/gitdb"
 	"github.com/leakstop/leakstop/hook"
@@ -240,6 +241,10 @@ func hookRun(ctx context.Context, s *stdio, env hookEnv, files []string, rulesEx
 	if err != nil {
 		return hook.Scope{}, err
 	}
+	files, err = filesFromTop(repo.Top, files)
+	if err != nil {
+		return hook.Scope{}, err
+	}
 	src, sc, nothing, err := hookSource(repo.Top, env, files)
 	if err != nil {
 		return sc, err
@@ -272,6 +277,25 @@ func hookRun(ctx context.Context, s *stdio, env hookEnv, files []string, rulesEx
 		return sc, err
 	}
 	return sc, errFindings
+}
+
+// filesFromTop names files given relative to the working directory (the
+// top of the work tree when pre-commit runs the hook, anywhere when run by
+// hand) relative to top, as findings name them.
+func filesFromTop(top string, files []string) ([]string, error) {
+	out := make([]string, 0, len(files))
+	for _, f := range files {
+		abs, err := filepath.Abs(f)
+		if err != nil {
+			return nil, fmt.Errorf("hook run %s: %w", f, err)
+		}
+		rel, err := filepath.Rel(top, abs)
+		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			rel = abs // outside the work tree (or top is spelled otherwise): read it where it is
+		}
+		out = append(out, rel)
+	}
+	return out, nil
 }
 
 func scopeName(sc hook.Scope) string {
