@@ -1,5 +1,7 @@
-// Package hook installs and removes leakstop's git pre-commit hook, and
-// scans what a commit is about to add (the index, as git's hooks see it).
+// Package hook installs and removes leakstop's git pre-commit hook, scans
+// what a commit is about to add (the index, as git's hooks see it), and
+// words the refusal for what a hook run scanned (Scope: the staged index,
+// the files or the range the pre-commit framework passes, a push).
 //
 // The hook is a small POSIX shell script written to the repository's hooks
 // directory (core.hooksPath when set; shared by every worktree). It runs

@@ -17,13 +17,20 @@ import (
 // refused: every staged credential (secret redacted) with its place, then
 // how to fix it and how to allow a false positive.
 func WriteBlocked(w io.Writer, findings []scanner.Finding) error {
+	return WriteBlockedScope(w, Scope{Kind: ScopeStaged}, findings)
+}
+
+// WriteBlockedScope is WriteBlocked for what the hook scanned: the staged
+// index, the files a hook framework passed, or the commits of a range or
+// a push.
+func WriteBlockedScope(w io.Writer, sc Scope, findings []scanner.Finding) error {
 	var b strings.Builder
 	n := len(findings)
 	what := "a Twilio credential is"
 	if n > 1 {
 		what = strconv.Itoa(n) + " Twilio credentials are"
 	}
-	fmt.Fprintf(&b, "leakstop: commit blocked: %s staged for this commit.\n\n", what)
+	fmt.Fprintf(&b, "leakstop: %s: %s %s.\n\n", sc.Blocked(), what, sc.Where())
 	for i := range findings {
 		f := &findings[i]
 		l := labelsFor(f.Credential)
@@ -45,17 +52,16 @@ func WriteBlocked(w io.Writer, findings []scanner.Finding) error {
 		fmt.Fprintf(&b, "    fingerprint %s\n\n", safe(f.Fingerprint))
 	}
 	b.WriteString("How to fix:\n")
-	b.WriteString("  - Take the secret out of the file (read it from the environment or a secret\n")
-	b.WriteString("    store), then stage the file again: git add FILE\n")
-	b.WriteString("  - It has not been committed. If it was ever shared (pushed, pasted, sent),\n")
-	b.WriteString("    rotate it in the Twilio Console: removing it from files does not revoke it.\n")
+	b.WriteString(sc.fix())
 	b.WriteString("How to allow a false positive (a fixture, Twilio test credentials):\n")
 	b.WriteString("  - put \"leakstop:allow\" in a comment on the line, or\n")
 	fmt.Fprintf(&b, "  - add the fingerprint to %s at the top of the repository, saying why:\n", report.IgnoreFileName)
 	if n > 0 {
 		fmt.Fprintf(&b, "      echo '%s  # why it is safe' >> %s\n", safe(findings[0].Fingerprint), report.IgnoreFileName)
 	}
-	b.WriteString("To skip this check once, deliberately: git commit --no-verify\n")
+	if skip := sc.Skip(); skip != "" {
+		fmt.Fprintf(&b, "To skip this check once, deliberately: %s\n", skip)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -41,6 +41,9 @@ const (
 	SourceGit
 	// SourceNothing scans nothing (an event that adds no content).
 	SourceNothing
+	// SourcePaths is the files named in Paths (relative to Path), as one
+	// snapshot: what a hook framework passes (see scanner.PathsSource).
+	SourcePaths
 )
 
 // Source is what Run scans.
@@ -51,6 +54,8 @@ type Source struct {
 	// Stdin, named StdinName in findings, is read for SourceStdin.
 	Stdin     io.Reader
 	StdinName string
+	// Paths are the files of SourcePaths.
+	Paths []string
 	// Git narrows a git scan (its Options are Run's); with SourceAuto,
 	// setting any of it when Path is not a repository is an error.
 	Git scanner.GitOptions
@@ -224,6 +229,8 @@ func scanSource(ctx context.Context, d *scanner.Detector, s Source, opts scanner
 		return scanner.ScanReader(ctx, d, name, s.Stdin, opts)
 	case SourceFiles:
 		return scanner.ScanDir(ctx, d, s.Path, opts)
+	case SourcePaths:
+		return scanner.Collect(ctx, d, scanner.PathsSource{Root: s.Path, Paths: s.Paths, Options: opts})
 	case SourceGit:
 		return scanner.ScanGit(ctx, d, s.Path, gopts)
 	}

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
+	"github.com/leakstop/leakstop/gitdb"
 	"github.com/leakstop/leakstop/hook"
 	"github.com/leakstop/leakstop/pipeline"
 	"github.com/leakstop/leakstop/policy"
@@ -19,10 +21,11 @@ const hookUsage = `hook install|uninstall|run [flags]
   install    write the git pre-commit hook (core.hooksPath and worktrees
              are honoured); it runs this binary, or leakstop on PATH
   uninstall  remove it, restoring a hook it chained to
-  run        what the hook runs: scan what is staged and block the commit
-             on a finding (exit 1) or an error (exit 2)
+  run        what the hook runs: scan what is staged (or the FILEs, or the
+             range, the pre-commit framework passes) and block the commit
+             or push on a finding (exit 1) or an error (exit 2)
 
-The hook scans only what is staged, offline, with the embedded rules plus
+The hook scans offline, with the embedded rules plus
 ` + policy.RulesFile + ` at the top of the work tree when there is one, and
 honours ` + report.IgnoreFileName + ` and leakstop:allow.`
 
@@ -129,52 +132,175 @@ func runHookUninstall(ctx context.Context, s *stdio, args []string) error {
 }
 
 // runHookRun is what the pre-commit hook executes. Every failure blocks
-// the commit: findings exit 1, anything else 2.
+// the commit or push: findings exit 1, anything else 2.
 func runHookRun(ctx context.Context, s *stdio, args []string) error {
-	fs := newFlagSet("hook run", "hook run [flags]\n\nScans what is staged for the next commit; exit 1 blocks the commit on findings, 2 on errors.", s.out)
+	fs := newFlagSet("hook run", hookRunUsage, s.out)
 	rulesExtend := fs.String("rules-extend", "", "rules `FILE` added to the defaults (default: "+policy.RulesFile+" at the top of the work tree, if any)")
 	ignoreFile := fs.String("ignore-file", "", "fingerprints to ignore (default: "+report.IgnoreFileName+" at the top of the work tree)")
-	maxSize := fs.Int64("max-file-size", scanner.DefaultMaxFileSize, "skip staged files larger than this many `BYTES`")
-	pos, err := parseFlags(fs, args)
+	maxSize := fs.Int64("max-file-size", scanner.DefaultMaxFileSize, "skip files larger than this many `BYTES`")
+	files, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) > 0 {
-		return &usageError{msg: "hook run takes no arguments"}
-	}
-	err = hookRun(ctx, s, *rulesExtend, *ignoreFile, *maxSize)
+	env := hookEnvFrom(os.Getenv)
+	sc, err := hookRun(ctx, s, env, files, *rulesExtend, *ignoreFile, *maxSize)
 	if err != nil && !errors.Is(err, errFindings) {
-		return fmt.Errorf("commit blocked: %w (fix it and commit again; to skip this check once, deliberately: git commit --no-verify)", err)
+		if skip := sc.Skip(); skip != "" {
+			return fmt.Errorf("%s: %w (fix it and try again; to skip this check once, deliberately: %s)", sc.Blocked(), err, skip)
+		}
+		return fmt.Errorf("%s: %w", sc.Blocked(), err)
 	}
 	return err
 }
 
-func hookRun(ctx context.Context, s *stdio, rulesExtend, ignoreFile string, maxSize int64) error {
+const hookRunUsage = `hook run [flags] [FILE...]
+
+What the git hook runs; exit 1 blocks the commit or push on findings, 2 on
+errors. It scans, in this order of precedence:
+
+  - PRE_COMMIT_FROM_REF..PRE_COMMIT_TO_REF when both are set (the pre-commit
+    framework's pre-push stage, and pre-commit run --from-ref A --to-ref B):
+    the commits of the range, as committed
+  - at the pre-push stage without a range (the remote has none of the
+    history): the history of PRE_COMMIT_LOCAL_BRANCH
+  - the FILEs, when given (pre-commit run --files, --all-files, and the
+    staged files of a commit): their content in the work tree, which on a
+    commit is what is staged (the framework stashes unstaged changes)
+  - else the staged index (GIT_INDEX_FILE when git sets it): what the
+    next commit adds; this is what 'leakstop hook install' runs`
+
+// hookEnv is what the pre-commit framework tells a hook in its environment.
+type hookEnv struct {
+	indexFile                 string // GIT_INDEX_FILE
+	fromRef, toRef            string // PRE_COMMIT_FROM_REF, PRE_COMMIT_TO_REF
+	localBranch, remoteBranch string // PRE_COMMIT_LOCAL_BRANCH, PRE_COMMIT_REMOTE_BRANCH (pre-push)
+	remoteName                string // PRE_COMMIT_REMOTE_NAME
+	checkoutType              string // PRE_COMMIT_CHECKOUT_TYPE (post-checkout)
+}
+
+func hookEnvFrom(getenv func(string) string) hookEnv {
+	from, to := getenv("PRE_COMMIT_FROM_REF"), getenv("PRE_COMMIT_TO_REF")
+	if from == "" && to == "" {
+		// The names pre-commit used before 2.x, still set beside the new ones.
+		from, to = getenv("PRE_COMMIT_ORIGIN"), getenv("PRE_COMMIT_SOURCE")
+	}
+	return hookEnv{
+		indexFile: getenv("GIT_INDEX_FILE"),
+		fromRef:   from, toRef: to,
+		localBranch: getenv("PRE_COMMIT_LOCAL_BRANCH"), remoteBranch: getenv("PRE_COMMIT_REMOTE_BRANCH"),
+		remoteName:   getenv("PRE_COMMIT_REMOTE_NAME"),
+		checkoutType: getenv("PRE_COMMIT_CHECKOUT_TYPE"),
+	}
+}
+
+// hookSource picks what a hook run scans (see hookRunUsage), or says why
+// there is nothing to scan.
+func hookSource(top string, env hookEnv, files []string) (pipeline.Source, hook.Scope, string, error) {
+	push := env.localBranch != "" || env.remoteBranch != ""
+	switch {
+	case env.checkoutType != "":
+		// post-checkout: the refs are the HEADs before and after; a
+		// checkout adds no commit, and the hook cannot undo it.
+		return pipeline.Source{}, hook.Scope{Kind: hook.ScopeFiles}, "post-checkout adds nothing to check (a checkout brings no new commits)", nil
+	case (env.fromRef == "") != (env.toRef == ""):
+		return pipeline.Source{}, hook.Scope{}, "", &usageError{msg: "PRE_COMMIT_FROM_REF and PRE_COMMIT_TO_REF must be set together"}
+	case env.fromRef != "":
+		r := gitdb.BaseHead(env.fromRef, env.toRef)
+		sc := hook.Scope{Kind: hook.ScopeRange, Range: r.String()}
+		if push {
+			sc = hook.Scope{Kind: hook.ScopePush, Range: r.String(), Ref: env.localBranch, Remote: env.remoteBranch}
+		}
+		return pipeline.Source{Kind: pipeline.SourceGit, Path: top, Git: scanner.GitOptions{Revs: r}}, sc, "", nil
+	case push && env.localBranch != "":
+		// pre-commit pushes with --all-files and no range when the remote
+		// has no commit of the history: scan that history as committed,
+		// not the work tree.
+		return pipeline.Source{Kind: pipeline.SourceGit, Path: top, Git: scanner.GitOptions{Branch: env.localBranch}},
+			hook.Scope{Kind: hook.ScopePush, Ref: env.localBranch, Remote: env.remoteBranch}, "", nil
+	case push:
+		return pipeline.Source{}, hook.Scope{Kind: hook.ScopePush}, "", errors.New("pre-push without PRE_COMMIT_LOCAL_BRANCH or a range: cannot tell what is pushed")
+	case len(files) > 0:
+		// Git sets GIT_INDEX_FILE for its pre-commit hook: the files are
+		// those staged, and the framework stashed what is not, so the
+		// work tree holds what is being committed.
+		sc := hook.Scope{Kind: hook.ScopeFiles}
+		if env.indexFile != "" {
+			sc.Kind = hook.ScopeStaged
+		}
+		return pipeline.Source{Kind: pipeline.SourcePaths, Path: top, Paths: files}, sc, "", nil
+	}
+	idx, err := hook.IndexFile(env.indexFile)
+	if err != nil {
+		return pipeline.Source{}, hook.Scope{}, "", err
+	}
+	return pipeline.Source{Kind: pipeline.SourceGit, Path: top, Git: scanner.GitOptions{Staged: true, IndexFile: idx}}, hook.Scope{Kind: hook.ScopeStaged}, "", nil
+}
+
+func hookRun(ctx context.Context, s *stdio, env hookEnv, files []string, rulesExtend, ignoreFile string, maxSize int64) (hook.Scope, error) {
 	repo, err := hook.FindRepo(ctx, ".")
 	if err != nil {
-		return err
+		return hook.Scope{}, err
 	}
-	idx, err := hook.IndexFile(os.Getenv("GIT_INDEX_FILE"))
+	files, err = filesFromTop(repo.Top, files)
 	if err != nil {
-		return err
+		return hook.Scope{}, err
+	}
+	src, sc, nothing, err := hookSource(repo.Top, env, files)
+	if err != nil {
+		return sc, err
+	}
+	if nothing != "" {
+		fmt.Fprintf(s.err, "leakstop: %s\n", nothing)
+		return sc, nil
+	}
+	if len(files) > 0 && src.Kind != pipeline.SourcePaths {
+		// The framework passes the names of the files the range changed;
+		// the commits are what is scanned.
+		fmt.Fprintf(s.err, "leakstop: scanning %s as committed; the %d file name(s) passed are not read\n", scopeName(sc), len(files))
 	}
 	res, err := pipeline.Run(ctx, pipeline.Options{
-		Source:      pipeline.Source{Kind: pipeline.SourceGit, Path: repo.Top, Git: scanner.GitOptions{Staged: true, IndexFile: idx}},
+		Source:      src,
 		Policy:      policy.Options{Dir: repo.Top, RulesExtend: rulesExtend, IgnoreFile: ignoreFile},
 		MaxFileSize: maxSize,
 		Warn:        func(msg string) { s.warnf("%s", msg) },
 		Trace:       s.gitTrace(),
 	})
 	if err != nil {
-		return err
+		return sc, err
 	}
-	// Twilio test credentials are notes: they do not block a commit.
+	// Twilio test credentials are notes: they do not block.
 	failing := res.Failing(false)
 	if len(failing) == 0 {
-		return nil
+		return sc, nil
 	}
-	if err := hook.WriteBlocked(s.err, failing); err != nil {
-		return err
+	if err := hook.WriteBlockedScope(s.err, sc, failing); err != nil {
+		return sc, err
 	}
-	return errFindings
+	return sc, errFindings
+}
+
+// filesFromTop names files given relative to the working directory (the
+// top of the work tree when pre-commit runs the hook, anywhere when run by
+// hand) relative to top, as findings name them.
+func filesFromTop(top string, files []string) ([]string, error) {
+	out := make([]string, 0, len(files))
+	for _, f := range files {
+		abs, err := filepath.Abs(f)
+		if err != nil {
+			return nil, fmt.Errorf("hook run %s: %w", f, err)
+		}
+		rel, err := filepath.Rel(top, abs)
+		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			rel = abs // outside the work tree (or top is spelled otherwise): read it where it is
+		}
+		out = append(out, rel)
+	}
+	return out, nil
+}
+
+func scopeName(sc hook.Scope) string {
+	if sc.Range != "" {
+		return "the commits " + sc.Range
+	}
+	return "the history of " + sc.Ref
 }
