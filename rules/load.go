@@ -44,6 +44,10 @@ type File struct {
 	ExtendDefault bool
 	// Disabled lists ids of the base set this file removes.
 	Disabled []string
+	// Name is the file's name in messages; DisabledLine is the line of
+	// its disabled key (0: unknown).
+	Name         string
+	DisabledLine int
 }
 
 // Default compiles the embedded default rules.
@@ -119,15 +123,27 @@ func Parse(name string, data []byte) (*File, error) {
 	if len(c.errs) > 0 {
 		return nil, errors.Join(c.errs...)
 	}
-	return &File{Set: set, ExtendDefault: raw.Extend.Default, Disabled: raw.Extend.Disabled}, nil
+	return &File{Set: set, ExtendDefault: raw.Extend.Default, Disabled: raw.Extend.Disabled,
+		Name: name, DisabledLine: pos.Key("extend", 0, "disabled")}, nil
 }
 
 // Merge returns base with ext's rules added: a rule or pair with the id of
 // one in base replaces it; ids listed in disabled are dropped from base.
+// Disabling an id base does not have is an error (*Error, naming the
+// file, the line and the id): a misspelt id would leave on a rule its
+// author means to be off, or hide that the base changed.
 func Merge(base *Set, ext *File) (*Set, error) {
 	drop := map[string]bool{}
+	var unknown []error
 	for _, id := range ext.Disabled {
+		if !base.has(id) {
+			unknown = append(unknown, &Error{File: ext.Name, Line: ext.DisabledLine, Rule: id,
+				Msg: "disabled, but the rules it extends have no rule or pair with this id"})
+		}
 		drop[id] = true
+	}
+	if len(unknown) > 0 {
+		return nil, errors.Join(unknown...)
 	}
 	out := &Set{byID: map[string]*Rule{}}
 	over := map[string]bool{}
@@ -175,6 +191,19 @@ func Merge(base *Set, ext *File) (*Set, error) {
 		return nil, errors.Join(c.errs...)
 	}
 	return out, nil
+}
+
+// has reports whether s has a rule or a pair with this id.
+func (s *Set) has(id string) bool {
+	if s.Rule(id) != nil {
+		return true
+	}
+	for _, p := range s.Pairs {
+		if p.ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 type compiler struct {
