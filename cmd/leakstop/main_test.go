@@ -19,7 +19,7 @@ import (
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"leakstop": func() {
-			os.Exit(run(context.Background(), os.Args[1:], &stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr}))
+			os.Exit(runProcess(os.Args[1:]))
 		},
 	})
 }
@@ -96,6 +96,8 @@ func TestScript(t *testing.T) {
 			// works USER PASSWORD | mutations N | promotions N: a fake
 			// Twilio in the test process (see twilioFakeCmd).
 			"twiliofake": twilioFakeCmd,
+			"bigfiles":   bigFilesCmd,
+			"interrupt":  interruptCmd,
 			// fingerprint REPORT.json VAR: set VAR to the first finding's
 			// fingerprint.
 			"fingerprint": func(ts *testscript.TestScript, neg bool, args []string) {

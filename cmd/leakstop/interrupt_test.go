@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/sourcegraph/conc"
+)
+
+// bigFilesCmd is "bigfiles DIR N MB": write N files of MB MiB of
+// base64 text (seeded, no credentials) under DIR.
+func bigFilesCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: bigfiles DIR N MB")
+	}
+	n, err1 := strconv.Atoi(args[1])
+	mb, err2 := strconv.Atoi(args[2])
+	if err1 != nil || err2 != nil {
+		ts.Fatalf("bigfiles: bad N or MB")
+	}
+	dir := ts.MkAbs(args[0])
+	ts.Check(os.MkdirAll(dir, 0o755))
+	rng := rand.New(rand.NewPCG(uint64(n), uint64(mb)))
+	raw := make([]byte, 75)
+	line := make([]byte, 101)
+	line[100] = '\n'
+	for i := range n {
+		var b bytes.Buffer
+		for b.Len() < mb<<20 {
+			for j := range raw {
+				raw[j] = byte(rng.Uint32())
+			}
+			base64.StdEncoding.Encode(line[:100], raw)
+			b.Write(line)
+		}
+		ts.Check(os.WriteFile(filepath.Join(dir, "big"+strconv.Itoa(i)+".txt"), b.Bytes(), 0o644))
+	}
+}
+
+// interruptCmd is "interrupt SIGNAL AFTER CMD ARGS...": start CMD as a
+// process, send it SIGNAL (INT or TERM) after AFTER (a duration), and
+// require that it was still running then, and that it exits with status 2
+// within a second. Its stderr goes to $WORK/interrupt.stderr, and the time
+// it took to $INTERRUPT_MS.
+func interruptCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 3 {
+		ts.Fatalf("usage: interrupt SIGNAL AFTER CMD [ARGS...]")
+	}
+	sig := map[string]os.Signal{"INT": os.Interrupt, "TERM": syscall.SIGTERM}[args[0]]
+	if sig == nil {
+		ts.Fatalf("interrupt: signal %q: want INT or TERM", args[0])
+	}
+	after, err := time.ParseDuration(args[1])
+	ts.Check(err)
+	cmd := exec.Command(args[2], args[3:]...)
+	cmd.Dir = ts.MkAbs(".")
+	cmd.Env = append(os.Environ(), "PATH="+ts.Getenv("PATH"), "HOME="+ts.Getenv("HOME"))
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	ts.Check(cmd.Start())
+	exited := make(chan error, 1)
+	var wg conc.WaitGroup
+	wg.Go(func() { exited <- cmd.Wait() })
+	defer wg.Wait()
+	select {
+	case err := <-exited:
+		ts.Fatalf("interrupt: %s ended before the signal (%v); make the scan bigger\nstderr: %s", args[2], err, errb.String())
+	case <-time.After(after):
+	}
+	ts.Check(cmd.Process.Signal(sig))
+	start := time.Now()
+	var werr error
+	select {
+	case werr = <-exited:
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		<-exited
+		ts.Fatalf("interrupt: %s still running 10 s after SIG%s", args[2], args[0])
+	}
+	took := time.Since(start)
+	ts.Check(os.WriteFile(ts.MkAbs("interrupt.stderr"), errb.Bytes(), 0o644))
+	ts.Setenv("INTERRUPT_MS", strconv.FormatInt(took.Milliseconds(), 10))
+	ts.Logf("exited %v after SIG%s: %v", took, args[0], werr)
+	ee, ok := werr.(*exec.ExitError)
+	if !ok || ee.ExitCode() != exitError {
+		ts.Fatalf("interrupt: exit %v, want status 2", werr)
+	}
+	if took > time.Second {
+		ts.Fatalf("interrupt: took %v after SIG%s, want under 1 s", took, args[0])
+	}
+}
