@@ -145,6 +145,10 @@ func cuttable(args []string) bool {
 // run executes one command line and returns the process exit code.
 func run(ctx context.Context, args []string, s *stdio) int {
 	cmds := commands()
+	if len(args) >= 2 && args[0] == "help" {
+		// "leakstop help scan" is "leakstop scan --help".
+		args = []string{args[1], "--help"}
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		printUsage(s.out, cmds)
 		if len(args) == 0 {
