@@ -112,20 +112,26 @@ func secretText(f *scanner.Finding, noRedact bool) string {
 // labels names the halves of a credential for people.
 type labels struct{ identifier, secret, credential string }
 
-func labelsFor(kind credential.Kind, identifier string) labels {
-	switch kind {
+// labelsFor names f's halves. Only the Twilio kinds are called Twilio
+// credentials: a custom rule's finding is "secret (rule ID)".
+func labelsFor(f *scanner.Finding) labels {
+	switch credential.Kind(f.Credential) {
 	case credential.AuthToken:
 		return labels{"Account SID", "Auth Token", "Twilio Auth Token"}
 	case credential.APIKey:
 		return labels{"API Key SID", "API Key secret", "Twilio API Key"}
 	}
-	switch {
-	case strings.HasPrefix(identifier, "AC"):
-		return labels{"Account SID", "secret", "Twilio credential"}
-	case strings.HasPrefix(identifier, "SK"):
-		return labels{"API Key SID", "secret", "Twilio credential"}
+	what := "secret (rule " + f.RuleID + ")"
+	if f.RuleID == "" {
+		what = "secret"
 	}
-	return labels{"identifier", "secret", "Twilio credential"}
+	switch {
+	case strings.HasPrefix(f.Identifier, "AC"):
+		return labels{"Account SID", "secret", what}
+	case strings.HasPrefix(f.Identifier, "SK"):
+		return labels{"API Key SID", "secret", what}
+	}
+	return labels{"identifier", "secret", what}
 }
 
 // verificationText says what Twilio answered and when, for people:

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/leakstop/leakstop/credential"
 	"github.com/leakstop/leakstop/scanner"
 )
 
@@ -73,7 +72,7 @@ func writeText(w io.Writer, r Report, o Options) error {
 }
 
 func writeTextFinding(b *strings.Builder, p painter, f *scanner.Finding, noRedact bool) {
-	l := labelsFor(credential.Kind(f.Credential), f.Identifier)
+	l := labelsFor(f)
 	head := p.paint(ansiBold+ansiRed, "● "+l.credential)
 	if f.IsTestCredential() {
 		head = p.paint(ansiYellow, "○ note: "+l.credential)
