@@ -88,7 +88,7 @@ type DocFinding struct {
 	// scan unless --fail-on-test-credentials), else "error".
 	Level     string        `json:"level"`
 	Locations []DocLocation `json:"locations"`
-	// Verification is "live", "dead", "unknown" or "test" when the
+	// Verification is "live", "dead", "unknown", "unreachable" or "test" when the
 	// credential was checked against Twilio (scan --verify), else "".
 	// VerifiedAt is when, RFC 3339, or "".
 	Verification string `json:"verification"`

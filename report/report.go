@@ -148,6 +148,8 @@ func verificationText(f *scanner.Finding) string {
 		what = "dead: Twilio rejects it"
 	case "unknown":
 		what = "unknown: Twilio's answer was inconclusive"
+	case "unreachable":
+		what = "unreachable: could not reach Twilio (network error or timeout); it may be live"
 	case "test":
 		what = "test credentials"
 	}

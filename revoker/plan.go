@@ -28,19 +28,23 @@ const (
 // Item is one distinct credential in a plan or a result. It holds no secret
 // (Secret is the redacted form).
 type Item struct {
-	Fingerprint  string     `json:"fingerprint,omitempty"`
-	Kind         string     `json:"kind"`
-	AccountSID   string     `json:"account_sid,omitempty"`
-	AccountName  string     `json:"account_name,omitempty"`
-	KeySID       string     `json:"key_sid,omitempty"`
-	Secret       string     `json:"secret,omitempty"` // redacted
-	Verification string     `json:"verification,omitempty"`
-	Detail       string     `json:"detail,omitempty"`
-	Owned        bool       `json:"owned"`
-	Decision     string     `json:"decision"`
-	Reason       string     `json:"reason,omitempty"`
-	Steps        []string   `json:"planned_steps,omitempty"`
-	Locations    []Location `json:"locations,omitempty"`
+	Fingerprint  string `json:"fingerprint,omitempty"`
+	Kind         string `json:"kind"`
+	AccountSID   string `json:"account_sid,omitempty"`
+	AccountName  string `json:"account_name,omitempty"`
+	KeySID       string `json:"key_sid,omitempty"`
+	Secret       string `json:"secret,omitempty"` // redacted
+	Verification string `json:"verification,omitempty"`
+	// Unreachable is set with an unknown Verification when Twilio was
+	// not reached (a network error or a timeout), as opposed to an answer
+	// that was inconclusive.
+	Unreachable bool       `json:"unreachable,omitempty"`
+	Detail      string     `json:"detail,omitempty"`
+	Owned       bool       `json:"owned"`
+	Decision    string     `json:"decision"`
+	Reason      string     `json:"reason,omitempty"`
+	Steps       []string   `json:"planned_steps,omitempty"`
+	Locations   []Location `json:"locations,omitempty"`
 
 	// Filled by Apply and Resume.
 	Outcome    string    `json:"outcome,omitempty"`
@@ -160,7 +164,8 @@ func (a *assessment) item() Item {
 	it := Item{
 		Fingerprint: a.leak.Fingerprint, Kind: a.leak.Kind, AccountSID: a.accountSID, KeySID: a.leak.KeySID,
 		Secret: secret.Redact(a.leak.Secret.Reveal()), Verification: a.status, Detail: secret.Scrub(a.detail, a.leak.Secret),
-		Locations: a.leak.Locations, Owned: a.account != nil,
+		Unreachable: a.status == StatusUnknown && a.unreachable,
+		Locations:   a.leak.Locations, Owned: a.account != nil,
 	}
 	if a.account != nil {
 		it.AccountName = a.account.Name
