@@ -52,6 +52,9 @@ type DocTool struct {
 type DocSummary struct {
 	Credentials int `json:"credentials"`
 	Locations   int `json:"locations"`
+	// PublishedExamples counts the credentials left out as Twilio's
+	// published example values (absent: none, or an older report).
+	PublishedExamples int `json:"published_examples_ignored,omitempty"`
 }
 
 // DocStats counts what a scan read and skipped.
@@ -196,7 +199,7 @@ func NewDocument(r Report, o Options) *Document {
 		Tool:    DocTool{Name: ToolName, Version: o.ToolVersion, InformationURI: InformationURI},
 		Target:  r.Target,
 		Root:    o.Root,
-		Summary: DocSummary{Credentials: len(r.Findings), Locations: countLocations(r.Findings)},
+		Summary: DocSummary{Credentials: len(r.Findings), Locations: countLocations(r.Findings), PublishedExamples: r.PublishedExamples},
 		Stats: DocStats{
 			Files: s.Files, Bytes: s.Bytes, SkippedBinary: s.SkippedBinary,
 			SkippedLarge: s.SkippedLarge, SkippedOther: s.SkippedOther,

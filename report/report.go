@@ -67,6 +67,9 @@ type Report struct {
 	Notes []string
 	// Target is what was scanned, as named on the command line.
 	Target string
+	// PublishedExamples counts the findings left out as Twilio's published
+	// example credentials.
+	PublishedExamples int
 }
 
 // Write writes r to w in format f.

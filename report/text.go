@@ -52,6 +52,9 @@ func writeText(w io.Writer, r Report, o Options) error {
 	}
 	n, places := len(r.Findings), countLocations(r.Findings)
 	scanned := scannedText(r.Stats)
+	if r.PublishedExamples > 0 {
+		scanned += fmt.Sprintf("; %s ignored", plural(r.PublishedExamples, "published example credential", "published example credentials"))
+	}
 	if n == 0 {
 		fmt.Fprintf(&b, "%s; %s\n", p.paint(ansiBold, "No Twilio credentials found"), scanned)
 		_, err := io.WriteString(w, b.String())

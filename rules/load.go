@@ -88,6 +88,7 @@ func Parse(name string, data []byte) (*File, error) {
 	}
 	set := &Set{byID: map[string]*Rule{}}
 	set.Allowlist = c.allowlist(raw.Allowlist, "", pos.Table("allowlist", 0))
+	set.Published = c.published(raw.Published)
 	for _, m := range raw.TestCreds.Markers {
 		if re := c.regex(m, "", pos.Table("test_credentials", 0), "test_credentials marker"); re != nil {
 			set.TestMarkers = append(set.TestMarkers, re)
@@ -185,6 +186,7 @@ func Merge(base *Set, ext *File) (*Set, error) {
 	}
 	out.TestMarkers = append(append([]*regexp.Regexp{}, base.TestMarkers...), ext.Set.TestMarkers...)
 	out.Names = mergeNames(base.Names, ext.Set.Names)
+	out.Published = mergePublished(base.Published, ext.Set.Published)
 	c := compiler{name: "merged rules"}
 	c.link(out)
 	if len(c.errs) > 0 {
