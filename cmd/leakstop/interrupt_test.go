@@ -97,3 +97,37 @@ func interruptCmd(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("interrupt: took %v after SIG%s, want under 1 s", took, args[0])
 	}
 }
+
+// withinCmd is "within DURATION N CMD ARGS...": run CMD, require exit
+// status N within DURATION; its stderr goes to $WORK/within.stderr.
+func withinCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 3 {
+		ts.Fatalf("usage: within DURATION N CMD [ARGS...]")
+	}
+	limit, err := time.ParseDuration(args[0])
+	ts.Check(err)
+	want, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	cmd := exec.Command(args[2], args[3:]...)
+	cmd.Dir = ts.MkAbs(".")
+	cmd.Env = append(os.Environ(), "PATH="+ts.Getenv("PATH"), "HOME="+ts.Getenv("HOME"))
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	start := time.Now()
+	err = cmd.Run()
+	took := time.Since(start)
+	ts.Check(os.WriteFile(ts.MkAbs("within.stderr"), errb.Bytes(), 0o644))
+	got := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		got = ee.ExitCode()
+	} else if err != nil {
+		ts.Fatalf("within: %v", err)
+	}
+	ts.Logf("%s exited %d after %v", args[2], got, took)
+	if got != want {
+		ts.Fatalf("within: exit status %d, want %d\nstderr: %s", got, want, errb.String())
+	}
+	if took > limit {
+		ts.Fatalf("within: took %v, want at most %v", took, limit)
+	}
+}

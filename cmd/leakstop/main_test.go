@@ -98,6 +98,7 @@ func TestScript(t *testing.T) {
 			"twiliofake": twilioFakeCmd,
 			"bigfiles":   bigFilesCmd,
 			"interrupt":  interruptCmd,
+			"within":     withinCmd,
 			// fingerprint REPORT.json VAR: set VAR to the first finding's
 			// fingerprint.
 			"fingerprint": func(ts *testscript.TestScript, neg bool, args []string) {
