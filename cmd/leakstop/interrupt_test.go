@@ -48,15 +48,21 @@ func bigFilesCmd(ts *testscript.TestScript, neg bool, args []string) {
 // interruptCmd is "interrupt SIGNAL AFTER CMD ARGS...": start CMD as a
 // process, send it SIGNAL (INT or TERM) after AFTER (a duration), and
 // require that it was still running then, and that it exits with status 2
-// within a second. Its stderr goes to $WORK/interrupt.stderr, and the time
+// within a second. SIGNAL "INT,INT" sends two, 50 ms apart, and requires
+// the exit within 300 ms of the first. Its stderr goes to $WORK/interrupt.stderr, and the time
 // it took to $INTERRUPT_MS.
 func interruptCmd(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 3 {
 		ts.Fatalf("usage: interrupt SIGNAL AFTER CMD [ARGS...]")
 	}
+	twice := args[0] == "INT,INT"
+	limit := time.Second
+	if twice {
+		args[0], limit = "INT", 300*time.Millisecond
+	}
 	sig := map[string]os.Signal{"INT": os.Interrupt, "TERM": syscall.SIGTERM}[args[0]]
 	if sig == nil {
-		ts.Fatalf("interrupt: signal %q: want INT or TERM", args[0])
+		ts.Fatalf("interrupt: signal %q: want INT, TERM or INT,INT", args[0])
 	}
 	after, err := time.ParseDuration(args[1])
 	ts.Check(err)
@@ -77,6 +83,10 @@ func interruptCmd(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Check(cmd.Process.Signal(sig))
 	start := time.Now()
+	if twice {
+		time.Sleep(50 * time.Millisecond)
+		ts.Check(cmd.Process.Signal(sig))
+	}
 	var werr error
 	select {
 	case werr = <-exited:
@@ -93,8 +103,8 @@ func interruptCmd(ts *testscript.TestScript, neg bool, args []string) {
 	if !ok || ee.ExitCode() != exitError {
 		ts.Fatalf("interrupt: exit %v, want status 2", werr)
 	}
-	if took > time.Second {
-		ts.Fatalf("interrupt: took %v after SIG%s, want under 1 s", took, args[0])
+	if took > limit {
+		ts.Fatalf("interrupt: took %v after SIG%s, want under %v", took, args[0], limit)
 	}
 }
 
