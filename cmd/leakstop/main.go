@@ -95,7 +95,7 @@ var errInterrupted = errors.New("interrupted")
 // interruptGrace is how long a cancelled run has to return before a
 // cuttable one is ended anyway: whatever loop forgot its context, Ctrl-C
 // takes effect within a second.
-const interruptGrace = 600 * time.Millisecond
+const interruptGrace = 300 * time.Millisecond
 
 // watchSignals cancels the run on the first SIGINT or SIGTERM, so that it
 // stops and says it is incomplete; a second one exits at once. A cuttable

@@ -177,6 +177,9 @@ func runScan(ctx context.Context, s *stdio, args []string) error {
 	if err != nil {
 		return err
 	}
+	if len(res.Published) > 0 && format != report.Text {
+		s.hintf("%d published example credential(s) ignored (Twilio's own example values, listed in the rules' [published_examples])", len(res.Published))
+	}
 	if len(res.Ignored) > 0 {
 		s.hintf("%d credential(s) ignored by %s", len(res.Ignored), res.Policy.IgnoreFrom())
 	}
