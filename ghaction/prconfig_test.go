@@ -100,7 +100,8 @@ func TestPRIgnoresItsOwnLeak(t *testing.T) {
 	}
 }
 
-// disableAll is a .leakstop.toml that disables every default rule and pair.
+// disableAll is a .leakstop.toml that disables every default rule and pair
+// (and keeps one rule of its own: zero rules is an error).
 func disableAll(t *testing.T) string {
 	set, err := rules.Default()
 	if err != nil {
@@ -113,7 +114,9 @@ func disableAll(t *testing.T) string {
 	for _, p := range set.Pairs {
 		ids = append(ids, fmt.Sprintf("%q", p.ID))
 	}
-	return "[extend]\ndisabled = [" + strings.Join(ids, ", ") + "]\n"
+	return "[extend]\ndisabled = [" + strings.Join(ids, ", ") + "]\n" +
+		"[[rules]]\nid = \"other\"\nkind = \"secret\"\nregex = '''other_value=(?P<secret>[0-9a-f]{32})'''\n" +
+		"keywords = [\"other_value\"]\nreport_unpaired = true\nexamples = [\"other_value={{token}}\"]\n"
 }
 
 // TestPRDisablesTheRules: a pull request whose .leakstop.toml disables

@@ -235,6 +235,12 @@ func LeaksOf(findings []scanner.Finding, repo string) (leaks []revoker.Leak, key
 	return leaks, keys
 }
 
+// VerificationUnreachable is a finding's verification when Twilio could
+// not be reached (a network error or a timeout): unlike "unknown" (Twilio
+// answered, inconclusively) it says nothing of the credential, which may
+// well be live.
+const VerificationUnreachable = "unreachable"
+
 // Annotate sets each finding's verification from the plan's or result's
 // items, which carry the scanner fingerprint of the first finding of each
 // distinct credential.
@@ -255,6 +261,9 @@ func Annotate(findings []scanner.Finding, keys []string, items []revoker.Item, a
 		}
 		if it, ok := byFP[first[k]]; ok && it.Verification != "" {
 			findings[i].Verification, findings[i].VerifiedAt = it.Verification, at
+			if it.Verification == revoker.StatusUnknown && it.Unreachable {
+				findings[i].Verification = VerificationUnreachable
+			}
 		}
 	}
 }

@@ -194,7 +194,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 
-	rep := report.Report{Findings: res.Findings, Stats: res.Stats, Notes: res.Notes, Target: o.Target}
+	rep := report.Report{Findings: res.Findings, Stats: res.Stats, Notes: res.Notes, Target: o.Target,
+		PublishedExamples: len(res.Published)}
 	for _, out := range o.Reports {
 		if err := writeReport(out, rep); err != nil {
 			return nil, err

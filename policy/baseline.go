@@ -25,6 +25,9 @@ type Baseline struct {
 // LoadBaseline reads the JSON report at path as a baseline. A file that is
 // not a leakstop JSON report is an error wrapping report.ErrNotReport.
 func LoadBaseline(path string) (*Baseline, error) {
+	if err := CheckRegular("baseline", path); err != nil {
+		return nil, err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read baseline: %w", err)

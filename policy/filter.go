@@ -9,9 +9,10 @@ import (
 type Filtered struct {
 	// Findings are those to report.
 	Findings []scanner.Finding
-	// Ignored are listed in the ignore file in force; Known are in the
-	// baseline.
-	Ignored, Known []scanner.Finding
+	// Published are Twilio's published example credentials (the rules'
+	// [published_examples]), known not to be live; Ignored are listed in
+	// the ignore file in force; Known are in the baseline.
+	Published, Ignored, Known []scanner.Finding
 	// Pending maps the fingerprint of a reported finding that a
 	// proposal's own configuration (its ignore file, an inline allow it
 	// adds) would silence to the note saying so; PendingNotes lists the
@@ -40,6 +41,7 @@ func InlineAllowNote(noun string) string {
 // proposal's own allow alone.
 func (p *Policy) Filter(findings []scanner.Finding, inlineAdded map[string]bool) Filtered {
 	var r Filtered
+	findings, r.Published = p.filterPublished(findings)
 	r.Findings, r.Ignored = p.Ignore.Filter(findings)
 	if p.Baseline != nil {
 		r.Findings, r.Known = p.Baseline.Filter(r.Findings)
@@ -70,6 +72,22 @@ func (p *Policy) Filter(findings []scanner.Finding, inlineAdded map[string]bool)
 		r.PendingNotes = append(r.PendingNotes, InlineAllowNote(noun))
 	}
 	return r
+}
+
+// filterPublished leaves out the findings whose secret is a published
+// example credential.
+func (p *Policy) filterPublished(findings []scanner.Finding) (kept, published []scanner.Finding) {
+	if p.Rules == nil || len(p.Rules.Published) == 0 {
+		return findings, nil
+	}
+	for _, f := range findings {
+		if p.Rules.IsPublishedExample(f.Secret.Reveal()) {
+			published = append(published, f)
+			continue
+		}
+		kept = append(kept, f)
+	}
+	return kept, published
 }
 
 // PendingCount is the number of findings marked with note.

@@ -43,12 +43,25 @@ type IgnoreEntry struct {
 const maxIgnoreLine = 64 << 10
 
 // LoadIgnore reads the ignore file at path. A missing file is an empty
-// Ignore, not an error.
+// Ignore, not an error; anything but a regular file is refused before it
+// is opened. LoadIgnoreFile is for a file the user named.
 func LoadIgnore(path string) (*Ignore, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	if err := CheckRegular("ignore file", path); errors.Is(err, fs.ErrNotExist) {
 		return &Ignore{entries: map[string]IgnoreEntry{}}, nil
+	} else if err != nil {
+		return nil, err
 	}
+	return LoadIgnoreFile(path)
+}
+
+// LoadIgnoreFile reads the ignore file at path, which must exist and be a
+// regular file (--ignore-file: a misspelt name must not silently ignore
+// nothing).
+func LoadIgnoreFile(path string) (*Ignore, error) {
+	if err := CheckRegular("ignore file", path); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read ignore file: %w", err)
 	}

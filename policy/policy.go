@@ -181,11 +181,11 @@ func (p *Policy) proposalRules(ctx context.Context, o *Options) (*RulesSource, e
 func (p *Policy) loadIgnore(ctx context.Context, o *Options) error {
 	pr := o.Proposal
 	if pr == nil || o.IgnoreFile != "" {
-		path := o.IgnoreFile
+		load, path := LoadIgnoreFile, o.IgnoreFile
 		if path == "" {
-			path = filepath.Join(o.Dir, report.IgnoreFileName)
+			load, path = LoadIgnore, filepath.Join(o.Dir, report.IgnoreFileName)
 		}
-		ig, err := LoadIgnore(path)
+		ig, err := load(path)
 		if err != nil {
 			return err
 		}

@@ -22,8 +22,12 @@ type RulesSource struct {
 	Data []byte
 }
 
-// ReadRules reads the rules file at path.
+// ReadRules reads the rules file at path; anything but a regular file is
+// refused before it is opened (see CheckRegular).
 func ReadRules(path string) (*RulesSource, error) {
+	if err := CheckRegular("rules file", path); err != nil {
+		return nil, err
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read rules: %w", err)
@@ -39,10 +43,16 @@ func ResolveRules(replace *RulesSource, extend ...*RulesSource) (*rules.Set, err
 	if err != nil {
 		return nil, err
 	}
+	from := ""
 	if replace != nil {
+		from = replace.Name
 		f, err := rules.Parse(replace.Name, replace.Data)
 		if err != nil {
 			return nil, err
+		}
+		if !f.ExtendDefault && len(f.Disabled) > 0 {
+			return nil, &rules.Error{File: replace.Name, Line: f.DisabledLine, Rule: f.Disabled[0],
+				Msg: "disabled, but this file replaces the default rules (add default = true to [extend] to build on them)"}
 		}
 		if f.ExtendDefault {
 			if set, err = rules.Merge(set, f); err != nil {
@@ -56,6 +66,7 @@ func ResolveRules(replace *RulesSource, extend ...*RulesSource) (*rules.Set, err
 		if e == nil {
 			continue
 		}
+		from = e.Name
 		f, err := rules.Parse(e.Name, e.Data)
 		if err != nil {
 			return nil, err
@@ -63,6 +74,9 @@ func ResolveRules(replace *RulesSource, extend ...*RulesSource) (*rules.Set, err
 		if set, err = rules.Merge(set, f); err != nil {
 			return nil, err
 		}
+	}
+	if len(set.Rules) == 0 {
+		return nil, &NoRulesError{File: from}
 	}
 	return set, nil
 }
@@ -83,4 +97,53 @@ func LoadRules(rulesPath, extendPath string) (*rules.Set, error) {
 		}
 	}
 	return ResolveRules(replace, extend)
+}
+
+// NoRulesError is a rule set with no rules: a scan with it would find
+// nothing and pass, so it is refused.
+type NoRulesError struct {
+	// File is the rules file that left no rules.
+	File string
+}
+
+func (e *NoRulesError) Error() string {
+	return fmt.Sprintf("%s: no rules: a scan with zero rules finds nothing (give at least one [[rules]], or [extend] default = true)", e.File)
+}
+
+// NotRegularError is an input file that is not a regular file (a FIFO, a
+// device, a directory, a socket): refused before it is opened, since
+// opening a FIFO blocks until someone writes to it.
+type NotRegularError struct {
+	What, Path string
+	Mode       os.FileMode
+}
+
+func (e *NotRegularError) Error() string {
+	kind := "not a regular file"
+	switch {
+	case e.Mode&os.ModeNamedPipe != 0:
+		kind = "a named pipe (FIFO)"
+	case e.Mode.IsDir():
+		kind = "a directory"
+	case e.Mode&os.ModeDevice != 0:
+		kind = "a device"
+	case e.Mode&os.ModeSocket != 0:
+		kind = "a socket"
+	}
+	return fmt.Sprintf("%s %s is %s, not a regular file", e.What, e.Path, kind)
+}
+
+// CheckRegular returns an error unless path is a regular file (or a
+// symbolic link to one), without opening it; what names the input
+// ("rules file", "baseline"). A missing file is an error wrapping
+// fs.ErrNotExist.
+func CheckRegular(what, path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", what, err)
+	}
+	if !st.Mode().IsRegular() {
+		return &NotRegularError{What: what, Path: path, Mode: st.Mode()}
+	}
+	return nil
 }

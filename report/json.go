@@ -53,6 +53,9 @@ type DocTool struct {
 type DocSummary struct {
 	Credentials int `json:"credentials"`
 	Locations   int `json:"locations"`
+	// PublishedExamples counts the credentials left out as Twilio's
+	// published example values (absent: none, or an older report).
+	PublishedExamples int `json:"published_examples_ignored,omitempty"`
 }
 
 // DocStats counts what a scan read and skipped.
@@ -92,7 +95,7 @@ type DocFinding struct {
 	// Remark is a front end's word on the finding (Options.Remarks), or "".
 	Remark    string        `json:"remark"`
 	Locations []DocLocation `json:"locations"`
-	// Verification is "live", "dead", "unknown" or "test" when the
+	// Verification is "live", "dead", "unknown", "unreachable" or "test" when the
 	// credential was checked against Twilio (scan --verify), else "".
 	// VerifiedAt is when, RFC 3339, or "".
 	Verification string `json:"verification"`
@@ -201,7 +204,7 @@ func NewDocument(r Report, o Options) *Document {
 		Tool:    DocTool{Name: ToolName, Version: o.ToolVersion, InformationURI: InformationURI},
 		Target:  r.Target,
 		Root:    o.Root,
-		Summary: DocSummary{Credentials: len(r.Findings), Locations: countLocations(r.Findings)},
+		Summary: DocSummary{Credentials: len(r.Findings), Locations: countLocations(r.Findings), PublishedExamples: r.PublishedExamples},
 		Stats: DocStats{
 			Files: s.Files, Bytes: s.Bytes, SkippedBinary: s.SkippedBinary,
 			SkippedLarge: s.SkippedLarge, SkippedOther: s.SkippedOther,

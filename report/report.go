@@ -87,6 +87,9 @@ type Report struct {
 	Notes []string
 	// Target is what was scanned, as named on the command line.
 	Target string
+	// PublishedExamples counts the findings left out as Twilio's published
+	// example credentials.
+	PublishedExamples int
 }
 
 // Write writes r to w in format f.
@@ -132,20 +135,26 @@ func secretText(f *scanner.Finding, noRedact bool) string {
 // labels names the halves of a credential for people.
 type labels struct{ identifier, secret, credential string }
 
-func labelsFor(kind credential.Kind, identifier string) labels {
-	switch kind {
+// labelsFor names f's halves. Only the Twilio kinds are called Twilio
+// credentials: a custom rule's finding is "secret (rule ID)".
+func labelsFor(f *scanner.Finding) labels {
+	switch f.Credential {
 	case credential.AuthToken:
 		return labels{"Account SID", "Auth Token", "Twilio Auth Token"}
 	case credential.APIKey:
 		return labels{"API Key SID", "API Key secret", "Twilio API Key"}
 	}
-	switch {
-	case strings.HasPrefix(identifier, "AC"):
-		return labels{"Account SID", "secret", "Twilio credential"}
-	case strings.HasPrefix(identifier, "SK"):
-		return labels{"API Key SID", "secret", "Twilio credential"}
+	what := "secret (rule " + f.RuleID + ")"
+	if f.RuleID == "" {
+		what = "secret"
 	}
-	return labels{"identifier", "secret", "Twilio credential"}
+	switch {
+	case strings.HasPrefix(f.Identifier, "AC"):
+		return labels{"Account SID", "secret", what}
+	case strings.HasPrefix(f.Identifier, "SK"):
+		return labels{"API Key SID", "secret", what}
+	}
+	return labels{"identifier", "secret", what}
 }
 
 // verificationText says what Twilio answered and when, for people:
@@ -162,6 +171,8 @@ func verificationText(f *scanner.Finding) string {
 		what = "dead: Twilio rejects it"
 	case "unknown":
 		what = "unknown: Twilio's answer was inconclusive"
+	case "unreachable":
+		what = "unreachable: could not reach Twilio (network error or timeout); it may be live"
 	case "test":
 		what = "test credentials"
 	}

@@ -134,8 +134,8 @@ func writeSARIF(w io.Writer, r Report, o Options) error {
 		Tool: sarifTool{Driver: sarifDriver{
 			Name:            ToolName,
 			InformationURI:  InformationURI,
-			Version:         o.ToolVersion,
-			SemanticVersion: semanticVersion(o.ToolVersion),
+			Version:         SemVer(o.ToolVersion),
+			SemanticVersion: SemVer(o.ToolVersion),
 			Rules:           []sarifRule{},
 		}},
 		Invocations: []sarifInvocation{{ExecutionSuccessful: true}},
@@ -176,12 +176,15 @@ func writeSARIF(w io.Writer, r Report, o Options) error {
 }
 
 func sarifRuleFor(f *scanner.Finding) sarifRule {
-	l := labelsFor(f.Credential, f.Identifier)
+	l := labelsFor(f)
 	short := f.Description
 	if short == "" {
 		short = "Leaked " + l.credential
 	}
 	full := fmt.Sprintf("A leaked %s: the %s with its %s. Anyone who reads it can use the Twilio account — send messages and place calls at its expense, and read its data — until the credential is rotated.", l.credential, l.secret, l.identifier)
+	if k := f.Credential; k != credential.AuthToken && k != credential.APIKey {
+		full = fmt.Sprintf("A leaked %s. Anyone who reads it can use it until it is rotated.", l.credential)
+	}
 	if f.Identifier == "" {
 		full = fmt.Sprintf("A leaked %s, found without its %s. The %s is not secret and is easy to find — often in the same project — so treat the %s as exposed until it is rotated.", l.secret, l.identifier, l.identifier, l.secret)
 	}
@@ -253,7 +256,7 @@ func ruleName(id string) string {
 }
 
 func sarifResultFor(f *scanner.Finding, loc *scanner.Location, ruleIdx int, seen map[string]int, o Options) sarifResult {
-	l := labelsFor(f.Credential, f.Identifier)
+	l := labelsFor(f)
 	level := o.level(f)
 	remark := o.Remarks[f.Fingerprint].Text
 	var msg strings.Builder
@@ -448,12 +451,37 @@ func rootURI(root string) string {
 
 var semverRE = regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$`)
 
-// semanticVersion returns v as SemVer 2.0 ("v1.2.3" → "1.2.3"), or "" when
-// it is not one ("dev").
-func semanticVersion(v string) string {
+// SemVer returns v as SemVer 2.0: "v1.2.3" → "1.2.3"; a version that
+// is not one ("dev", "(devel)", a commit) becomes a pre-release of 0.0.0
+// ("0.0.0-dev"), so that driver.version is always a semantic version.
+func SemVer(v string) string {
 	v = strings.TrimPrefix(v, "v")
 	if semverRE.MatchString(v) {
 		return v
 	}
-	return ""
+	var b strings.Builder
+	for _, r := range v {
+		switch {
+		case r >= '0' && r <= '9', r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r == '-', r == '.':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('-')
+		}
+	}
+	pre := strings.Trim(b.String(), ".")
+	for strings.Contains(pre, "..") {
+		pre = strings.ReplaceAll(pre, "..", ".")
+	}
+	// A numeric identifier must not have a leading zero: prefix each.
+	parts := strings.Split(pre, ".")
+	for i, p := range parts {
+		if p == "" || strings.Trim(p, "0123456789") == "" {
+			parts[i] = "x" + p
+		}
+	}
+	out := "0.0.0-" + strings.Join(parts, ".")
+	if pre == "" || !semverRE.MatchString(out) {
+		return "0.0.0-unknown"
+	}
+	return out
 }

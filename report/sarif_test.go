@@ -196,8 +196,15 @@ func TestSARIFStructure(t *testing.T) {
 			t.Errorf("message %q lacks %q", msg, want)
 		}
 	}
-	if v := str(parseSARIF(t, r, Options{ToolVersion: "dev"}), "runs", 0, "tool", "driver", "semanticVersion"); v != "" {
-		t.Errorf("semanticVersion for dev: %q", v)
+	for in, want := range map[string]string{"dev": "0.0.0-dev", "": "0.0.0-unknown", "(devel)": "0.0.0--devel-",
+		"0.1.0-dev": "0.1.0-dev", "v1.2.3+dirty": "1.2.3+dirty", "1.2": "0.0.0-x1.x2", "abc 01": "0.0.0-abc-01"} {
+		drv := parseSARIF(t, r, Options{ToolVersion: in})
+		for _, k := range []string{"version", "semanticVersion"} {
+			v := str(drv, "runs", 0, "tool", "driver", k)
+			if v != want || !semverRE.MatchString(v) {
+				t.Errorf("driver.%s for %q: %q, want %q (a semantic version)", k, in, v, want)
+			}
+		}
 	}
 	empty := parseSARIF(t, Report{}, Options{})
 	checkSARIF(t, empty, Report{})

@@ -52,6 +52,9 @@ func writeText(w io.Writer, r Report, o Options) error {
 	}
 	n, places := len(r.Findings), countLocations(r.Findings)
 	scanned := scannedText(r.Stats)
+	if r.PublishedExamples > 0 {
+		scanned += fmt.Sprintf("; %s ignored", plural(r.PublishedExamples, "published example credential", "published example credentials"))
+	}
 	if n == 0 {
 		fmt.Fprintf(&b, "%s; %s\n", p.paint(ansiBold, "No Twilio credentials found"), scanned)
 		_, err := io.WriteString(w, b.String())
@@ -72,7 +75,7 @@ func writeText(w io.Writer, r Report, o Options) error {
 }
 
 func writeTextFinding(b *strings.Builder, p painter, f *scanner.Finding, noRedact bool) {
-	l := labelsFor(f.Credential, f.Identifier)
+	l := labelsFor(f)
 	head := p.paint(ansiBold+ansiRed, "● "+l.credential)
 	if f.IsTestCredential() {
 		head = p.paint(ansiYellow, "○ note: "+l.credential)

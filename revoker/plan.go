@@ -36,12 +36,16 @@ type Item struct {
 	KeySID       string          `json:"key_sid,omitempty"`
 	Secret       string          `json:"secret,omitempty"` // redacted
 	Verification string          `json:"verification,omitempty"`
-	Detail       string          `json:"detail,omitempty"`
-	Owned        bool            `json:"owned"`
-	Decision     string          `json:"decision"`
-	Reason       string          `json:"reason,omitempty"`
-	Steps        []string        `json:"planned_steps,omitempty"`
-	Locations    []Location      `json:"locations,omitempty"`
+	// Unreachable is set with an unknown Verification when Twilio was
+	// not reached (a network error or a timeout), as opposed to an answer
+	// that was inconclusive.
+	Unreachable bool       `json:"unreachable,omitempty"`
+	Detail      string     `json:"detail,omitempty"`
+	Owned       bool       `json:"owned"`
+	Decision    string     `json:"decision"`
+	Reason      string     `json:"reason,omitempty"`
+	Steps       []string   `json:"planned_steps,omitempty"`
+	Locations   []Location `json:"locations,omitempty"`
 
 	// Filled by Apply and Resume.
 	Outcome    string    `json:"outcome,omitempty"`
@@ -161,7 +165,8 @@ func (a *assessment) item() Item {
 	it := Item{
 		Fingerprint: a.leak.Fingerprint, Kind: a.leak.Kind, AccountSID: a.accountSID, KeySID: a.leak.KeySID,
 		Secret: secret.Redact(a.leak.Secret.Reveal()), Verification: a.status, Detail: secret.Scrub(a.detail, a.leak.Secret),
-		Locations: a.leak.Locations, Owned: a.account != nil,
+		Unreachable: a.status == StatusUnknown && a.unreachable,
+		Locations:   a.leak.Locations, Owned: a.account != nil,
 	}
 	if a.account != nil {
 		it.AccountName = a.account.Name

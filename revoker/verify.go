@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
+	"syscall"
 
 	"github.com/sourcegraph/conc/pool"
 
@@ -23,14 +26,17 @@ const (
 
 // assessment is one distinct credential of a run and what is known of it.
 type assessment struct {
-	leak       Leak   // the first occurrence; Locations merged from all
-	fp         string // the store's keyed hash of the credential
-	status     string // StatusLive, StatusDead, StatusUnknown, StatusTest
-	detail     string // why, for unknown (never a secret)
-	accountSID string // the account, resolved for API keys
-	mainKey    bool   // an API key that may manage its account (it read /Accounts)
-	verified   bool   // verify ran (mainKey is known)
-	account    *AccountConfig
+	leak   Leak   // the first occurrence; Locations merged from all
+	fp     string // the store's keyed hash of the credential
+	status string // StatusLive, StatusDead, StatusUnknown, StatusTest
+	detail string // why, for unknown (never a secret)
+	// unreachable: unknown because Twilio was not reached (see
+	// isUnreachable), not because its answer was inconclusive.
+	unreachable bool
+	accountSID  string // the account, resolved for API keys
+	mainKey     bool   // an API key that may manage its account (it read /Accounts)
+	verified    bool   // verify ran (mainKey is known)
+	account     *AccountConfig
 }
 
 // assess deduplicates leaks by credential and verifies each distinct one
@@ -103,8 +109,22 @@ func (a *assessment) setFrom(v twilio.Verification) {
 		a.status = StatusUnknown
 		if v.Err != nil {
 			a.detail = v.Err.Error()
+			a.unreachable = isUnreachable(v.Err)
 		}
 	}
+}
+
+// isUnreachable reports whether err means that Twilio was not reached or
+// did not answer (a network error, a timeout): not an HTTP answer from it
+// (*twilio.Error, even a 5xx), nor a response that could not be read.
+func isUnreachable(err error) bool {
+	var te *twilio.Error
+	if err == nil || errors.As(err, &te) || errors.Is(err, twilio.ErrMalformedResponse) {
+		return false
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 }
 
 // verifyKey verifies an API key. A Main key proves itself by reading its
@@ -158,6 +178,7 @@ func (rv *Revoker) verifyKey(ctx context.Context, a *assessment) {
 			continue
 		default:
 			problems = append(problems, secret.Scrub(err.Error(), owner))
+			a.unreachable = isUnreachable(err)
 		}
 	}
 	a.status = StatusUnknown

@@ -45,6 +45,10 @@ type File struct {
 	ExtendDefault bool
 	// Disabled lists ids of the base set this file removes.
 	Disabled []string
+	// Name is the file's name in messages; DisabledLine is the line of
+	// its disabled key (0: unknown).
+	Name         string
+	DisabledLine int
 }
 
 // Default compiles the embedded default rules.
@@ -85,6 +89,7 @@ func Parse(name string, data []byte) (*File, error) {
 	}
 	set := &Set{byID: map[string]*Rule{}}
 	set.Allowlist = c.allowlist(raw.Allowlist, "", pos.Table("allowlist", 0))
+	set.Published = c.published(raw.Published)
 	for _, m := range raw.TestCreds.Markers {
 		if re := c.regex(m, "", pos.Table("test_credentials", 0), "test_credentials marker"); re != nil {
 			set.TestMarkers = append(set.TestMarkers, re)
@@ -120,15 +125,27 @@ func Parse(name string, data []byte) (*File, error) {
 	if len(c.errs) > 0 {
 		return nil, errors.Join(c.errs...)
 	}
-	return &File{Set: set, ExtendDefault: raw.Extend.Default, Disabled: raw.Extend.Disabled}, nil
+	return &File{Set: set, ExtendDefault: raw.Extend.Default, Disabled: raw.Extend.Disabled,
+		Name: name, DisabledLine: pos.Key("extend", 0, "disabled")}, nil
 }
 
 // Merge returns base with ext's rules added: a rule or pair with the id of
 // one in base replaces it; ids listed in disabled are dropped from base.
+// Disabling an id base does not have is an error (*Error, naming the
+// file, the line and the id): a misspelt id would leave on a rule its
+// author means to be off, or hide that the base changed.
 func Merge(base *Set, ext *File) (*Set, error) {
 	drop := map[string]bool{}
+	var unknown []error
 	for _, id := range ext.Disabled {
+		if !base.has(id) {
+			unknown = append(unknown, &Error{File: ext.Name, Line: ext.DisabledLine, Rule: id,
+				Msg: "disabled, but the rules it extends have no rule or pair with this id"})
+		}
 		drop[id] = true
+	}
+	if len(unknown) > 0 {
+		return nil, errors.Join(unknown...)
 	}
 	out := &Set{byID: map[string]*Rule{}}
 	over := map[string]bool{}
@@ -170,12 +187,26 @@ func Merge(base *Set, ext *File) (*Set, error) {
 	}
 	out.TestMarkers = append(append([]*regexp.Regexp{}, base.TestMarkers...), ext.Set.TestMarkers...)
 	out.Names = mergeNames(base.Names, ext.Set.Names)
+	out.Published = mergePublished(base.Published, ext.Set.Published)
 	c := compiler{name: "merged rules"}
 	c.link(out)
 	if len(c.errs) > 0 {
 		return nil, errors.Join(c.errs...)
 	}
 	return out, nil
+}
+
+// has reports whether s has a rule or a pair with this id.
+func (s *Set) has(id string) bool {
+	if s.Rule(id) != nil {
+		return true
+	}
+	for _, p := range s.Pairs {
+		if p.ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 type compiler struct {

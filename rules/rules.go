@@ -128,6 +128,10 @@ type Set struct {
 	TestMarkers []*regexp.Regexp
 	// Names are the name models rules refer to.
 	Names []*NameModel
+	// Published holds the ExampleFingerprint of each published example
+	// credential: findings of one are not reported (see
+	// IsPublishedExample).
+	Published map[string]bool
 
 	byID map[string]*Rule
 }

@@ -11,6 +11,7 @@ type rawFile struct {
 	Names     []rawNames   `toml:"names"`
 	Rules     []rawRule    `toml:"rules"`
 	Pairs     []rawPair    `toml:"pairs"`
+	Published rawPublished `toml:"published_examples"`
 }
 
 type rawExtend struct {

@@ -11,7 +11,11 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
+	"time"
+
+	"github.com/sourcegraph/conc"
 
 	"github.com/leakstop/leakstop/pipeline"
 )
@@ -64,15 +68,87 @@ func commands() map[string]command {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], &stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr})
-	stop()
-	os.Exit(code)
+	os.Exit(runProcess(os.Args[1:]))
+}
+
+// runProcess is main: run with the process's standard streams, stopped by
+// SIGINT and SIGTERM (the tests run it as a real process too).
+func runProcess(args []string) int {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	var wg conc.WaitGroup
+	wg.Go(func() { watchSignals(sigs, done, cancel, cuttable(args)) })
+	code := run(ctx, args, &stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr})
+	signal.Stop(sigs)
+	close(done)
+	wg.Wait()
+	cancel(nil)
+	return code
+}
+
+// errInterrupted is the cause of the context of a run stopped by SIGINT
+// or SIGTERM.
+var errInterrupted = errors.New("interrupted")
+
+// interruptGrace is how long a cancelled run has to return before a
+// cuttable one is ended anyway: whatever loop forgot its context, Ctrl-C
+// takes effect within a second.
+const interruptGrace = 300 * time.Millisecond
+
+// watchSignals cancels the run on the first SIGINT or SIGTERM, so that it
+// stops and says it is incomplete; a second one exits at once. A cuttable
+// run (one that only reads: see cuttable) that has not returned within
+// interruptGrace is ended too.
+func watchSignals(sigs <-chan os.Signal, done <-chan struct{}, cancel context.CancelCauseFunc, cut bool) {
+	select {
+	case <-sigs:
+		cancel(errInterrupted)
+	case <-done:
+		return
+	}
+	var grace <-chan time.Time
+	if cut {
+		grace = time.After(interruptGrace)
+	}
+	select {
+	case <-sigs:
+		fmt.Fprintln(os.Stderr, "leakstop: error: interrupted twice: exiting now; the scan is incomplete")
+		os.Exit(exitError)
+	case <-grace:
+		fmt.Fprintln(os.Stderr, "leakstop: error: interrupted: the scan is incomplete")
+		os.Exit(exitError)
+	case <-done:
+	}
+}
+
+// cuttable reports whether a command line may be ended on the first
+// signal without waiting for it to wind down: anything but the revoker
+// applying rotations, which records each step and is left to stop at one
+// (a second signal still ends it).
+func cuttable(args []string) bool {
+	if len(args) == 0 || args[0] == "revoke" {
+		return false
+	}
+	if args[0] == "action" && strings.Contains(os.Getenv("INPUT_REVOKE"), "apply") {
+		return false
+	}
+	for i, a := range args {
+		if strings.TrimLeft(a, "-") == "revoke=apply" || (strings.TrimLeft(a, "-") == "revoke" && i+1 < len(args) && args[i+1] == "apply") {
+			return false
+		}
+	}
+	return true
 }
 
 // run executes one command line and returns the process exit code.
 func run(ctx context.Context, args []string, s *stdio) int {
 	cmds := commands()
+	if len(args) >= 2 && args[0] == "help" {
+		// "leakstop help scan" is "leakstop scan --help".
+		args = []string{args[1], "--help"}
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		printUsage(s.out, cmds)
 		if len(args) == 0 {
@@ -88,6 +164,16 @@ func run(ctx context.Context, args []string, s *stdio) int {
 	}
 	err := c.run(ctx, s, args[1:])
 	var ue *usageError
+	if errors.Is(context.Cause(ctx), errInterrupted) {
+		// Whatever the command made of it, what it looked at is partial:
+		// never a clean or a findings exit.
+		what := "the scan is incomplete"
+		if args[0] == "revoke" {
+			what = "see leakstop revoke status for what was done"
+		}
+		fmt.Fprintf(s.err, "leakstop: error: interrupted: %s\n", what)
+		return exitError
+	}
 	switch {
 	case err == nil:
 		return exitClean

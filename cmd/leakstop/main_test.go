@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -18,7 +19,7 @@ import (
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"leakstop": func() {
-			os.Exit(run(context.Background(), os.Args[1:], &stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr}))
+			os.Exit(runProcess(os.Args[1:]))
 		},
 	})
 }
@@ -65,7 +66,11 @@ func TestScript(t *testing.T) {
 				if err != nil {
 					ts.Fatalf("status: %v", err)
 				}
-				cmd := exec.Command(args[1], args[2:]...)
+				// A command that hangs (a FIFO opened for reading) fails
+				// the script instead of the whole test run.
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+				defer cancel()
+				cmd := exec.CommandContext(ctx, args[1], args[2:]...)
 				cmd.Dir = ts.MkAbs(".")
 				var env []string
 				for _, k := range []string{"PATH", "HOME", "NO_COLOR", "TMPDIR", "GIT_CONFIG_NOSYSTEM", "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"} {
@@ -91,6 +96,9 @@ func TestScript(t *testing.T) {
 			// works USER PASSWORD | mutations N | promotions N: a fake
 			// Twilio in the test process (see twilioFakeCmd).
 			"twiliofake": twilioFakeCmd,
+			"bigfiles":   bigFilesCmd,
+			"interrupt":  interruptCmd,
+			"within":     withinCmd,
 			// fingerprint REPORT.json VAR: set VAR to the first finding's
 			// fingerprint.
 			"fingerprint": func(ts *testscript.TestScript, neg bool, args []string) {

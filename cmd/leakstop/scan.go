@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -115,8 +116,13 @@ func runScan(ctx context.Context, s *stdio, args []string) error {
 			return &usageError{msg: "--revoke apply needs --config FILE: only the accounts listed there are ever rotated"}
 		}
 	}
+	// Every input is checked before the scan starts: a mistake fails now,
+	// not after a long scan, and nothing that is not a regular file (a
+	// FIFO would block the open) is ever opened.
+	if err := preflight(target, f); err != nil {
+		return err
+	}
 	if f.verify || f.revoke != "" {
-		// A broken configuration fails now, not after a long scan.
 		if _, err := pipeline.LoadRevokerConfig(f.rf.config); err != nil {
 			return err
 		}
@@ -171,6 +177,9 @@ func runScan(ctx context.Context, s *stdio, args []string) error {
 	if err != nil {
 		return err
 	}
+	if len(res.Published) > 0 && format != report.Text {
+		s.hintf("%d published example credential(s) ignored (Twilio's own example values, listed in the rules' [published_examples])", len(res.Published))
+	}
 	if len(res.Ignored) > 0 {
 		s.hintf("%d credential(s) ignored by %s", len(res.Ignored), res.Policy.IgnoreFrom())
 	}
@@ -195,6 +204,59 @@ func runScan(ctx context.Context, s *stdio, args []string) error {
 		return errFindings
 	}
 	return nil
+}
+
+// preflight checks the inputs of a scan without opening any: the target
+// is a directory or a regular file, each named input file is a regular
+// file, and the report's folder exists and takes a new file.
+func preflight(target string, f scanFlags) error {
+	if target != "-" {
+		st, err := os.Stat(target)
+		if err != nil {
+			return fmt.Errorf("scan %s: %w", target, err)
+		}
+		if !st.IsDir() && !st.Mode().IsRegular() {
+			return &policy.NotRegularError{What: "scan target", Path: target, Mode: st.Mode()}
+		}
+	}
+	for _, in := range []struct{ what, path string }{
+		{"rules file", f.rules}, {"rules file", f.rulesExtend}, {"ignore file", f.ignoreFile},
+		{"baseline", f.baseline}, {"revoker configuration", f.rf.config},
+	} {
+		if in.path == "" {
+			continue
+		}
+		if err := policy.CheckRegular(in.what, in.path); err != nil {
+			return err
+		}
+	}
+	if f.output != "" {
+		return checkOutput(f.output)
+	}
+	return nil
+}
+
+// checkOutput checks that a report can be written to path: its folder
+// exists and takes a new file, and path is not something other than a
+// regular file.
+func checkOutput(path string) error {
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return &policy.NotRegularError{What: "--output", Path: path, Mode: st.Mode()}
+	}
+	dir := filepath.Dir(path)
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("check --output %s: folder %s: %w", path, dir, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("check --output %s: %s is not a folder", path, dir)
+	}
+	probe, err := os.CreateTemp(dir, ".leakstop-probe-*")
+	if err != nil {
+		return fmt.Errorf("check --output %s: folder %s is not writable: %w", path, dir, err)
+	}
+	probe.Close()
+	return os.Remove(probe.Name())
 }
 
 func useColor(mode string, w io.Writer) bool {

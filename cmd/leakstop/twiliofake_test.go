@@ -32,6 +32,7 @@ type twilioFake struct {
 //	                                 @FILE reads the user or password from FILE
 //	twiliofake mutations N [USER]    exactly N POST/DELETE calls so far (by USER)
 //	twiliofake promotions N          exactly N promotions took effect
+//	twiliofake fault STATUS|drop|clear every request fails so (or again not)
 //	twiliofake secretfree FILE...    no token the fake ever planted or holds now
 //	                                 is in the files
 //
@@ -114,6 +115,22 @@ func twilioFakeCmd(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		if n != want {
 			ts.Fatalf("twiliofake: %d %s, want %d", n, args[0], want)
+		}
+	case "fault":
+		// fault STATUS|drop|clear: every request gets STATUS (a Twilio
+		// error), or its connection closed unanswered, or its answer again.
+		if len(args) != 2 {
+			ts.Fatalf("usage: twiliofake fault STATUS|drop|clear")
+		}
+		switch args[1] {
+		case "clear":
+			f.srv.ClearFaults()
+		case "drop":
+			f.srv.Inject(twiliotest.Fault{Drop: true, Times: 1 << 20})
+		default:
+			st, err := strconv.Atoi(args[1])
+			ts.Check(err)
+			f.srv.Inject(twiliotest.Fault{Status: st, Times: 1 << 20})
 		}
 	case "secretfree":
 		secrets := append([]secret.Value(nil), f.issued...)
