@@ -30,7 +30,9 @@ type gitScan struct {
 	mu sync.Mutex
 	// hits holds the rule hits of every scanned blob that had any.
 	hits map[gitdb.Hash][]Hit
-	lfs  int64
+	// binary marks the blobs with hits scanned as binary content.
+	binary map[gitdb.Hash]bool
+	lfs    int64
 	// commits are the commits of the scanned history or range.
 	commits map[gitdb.Hash]*gitdb.Commit
 	walk    *gitdb.TreeWalker
@@ -49,6 +51,7 @@ func openGitScan(repoPath string, d *Detector, opts Options, emit func([]Finding
 	g := &gitScan{
 		d: d, db: db, opts: opts, emit: emit,
 		hits:     map[gitdb.Hash][]Hit{},
+		binary:   map[gitdb.Hash]bool{},
 		commits:  map[gitdb.Hash]*gitdb.Commit{},
 		gitlinks: map[string]bool{},
 		snaps:    map[string]*snapshot{},
@@ -84,8 +87,8 @@ func (g *gitScan) scanBlob(h gitdb.Hash, data []byte) {
 		g.sum.Stats.Blobs += st.Blobs
 		g.mu.Unlock()
 	}()
-	if size := int64(len(data)); size > g.opts.maxSize() {
-		g.opts.warn("skipped blob %s: %d bytes is over the %d-byte limit (--max-file-size)", h, size, g.opts.maxSize())
+	if max := g.opts.MaxFileSize; max > 0 && int64(len(data)) > max {
+		g.opts.warn("skipped blob %s: %d bytes is over the %d-byte limit (--max-file-size)", h, len(data), max)
 		st.SkippedLarge++
 		return
 	}
@@ -96,14 +99,15 @@ func (g *gitScan) scanBlob(h gitdb.Hash, data []byte) {
 		g.mu.Unlock()
 		return
 	}
-	text := Text(data)
-	if text == nil {
-		st.SkippedBinary++
-		return
-	}
+	hits, ss, _ := g.d.streamHits(bytes.NewReader(data)) // a bytes.Reader does not fail
 	st.Files++
 	st.Bytes += int64(len(data))
-	hits := g.d.Hits(text)
+	if ss.binary {
+		st.Binary++
+		g.mu.Lock()
+		g.binary[h] = true
+		g.mu.Unlock()
+	}
 	if len(hits) == 0 {
 		return
 	}
@@ -252,7 +256,7 @@ func (g *gitScan) staged(ctx context.Context, indexFile string) error {
 	var files []FileHits
 	for _, f := range changed {
 		if h := g.hits[f.Blob]; len(h) > 0 {
-			files = append(files, FileHits{Path: f.Path, Hits: h, Blob: f.Blob.String()})
+			files = append(files, FileHits{Path: f.Path, Hits: h, Blob: f.Blob.String(), Binary: g.binary[f.Blob], State: StateStaged})
 		}
 	}
 	if len(files) > 0 {
