@@ -67,6 +67,9 @@ type Report struct {
 	Notes []string
 	// Target is what was scanned, as named on the command line.
 	Target string
+	// Scope says what the scan read ("history of 129 commits + working
+	// tree (3 modified, 1 untracked)"); "" when not known.
+	Scope string
 }
 
 // Write writes r to w in format f.

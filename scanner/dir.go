@@ -189,7 +189,7 @@ func scanOneFile(ctx context.Context, d *Detector, path, name string, opts Optio
 		st.SkippedLarge++
 		return FileHits{}, st, nil
 	}
-	hits, ss, err := d.streamHits(ctxReader{ctx, f})
+	hits, ss, err := d.streamHits(ctxReader{ctx, f}, fi.Size())
 	if err != nil {
 		return FileHits{}, st, opts.unreadable(&st, name, err)
 	}
@@ -226,7 +226,7 @@ func (s ReaderSource) Scan(ctx context.Context, d *Detector, emit func([]Finding
 	if opts.MaxFileSize > 0 {
 		r = io.LimitReader(r, opts.MaxFileSize+1)
 	}
-	hits, ss, err := d.streamHits(ctxReader{ctx, r})
+	hits, ss, err := d.streamHits(ctxReader{ctx, r}, -1)
 	if err != nil {
 		return Summary{}, fmt.Errorf("read %s: %w", name, err)
 	}

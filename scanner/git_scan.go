@@ -99,7 +99,7 @@ func (g *gitScan) scanBlob(h gitdb.Hash, data []byte) {
 		g.mu.Unlock()
 		return
 	}
-	hits, ss, _ := g.d.streamHits(bytes.NewReader(data)) // a bytes.Reader does not fail
+	hits, ss := g.d.sliceHits(data)
 	st.Files++
 	st.Bytes += int64(len(data))
 	if ss.binary {
@@ -236,9 +236,28 @@ func (g *gitScan) rangeScan(ctx context.Context, r gitdb.Range) error {
 
 // staged scans the blobs of the index that differ from HEAD's tree.
 func (g *gitScan) staged(ctx context.Context, indexFile string) error {
-	changed, err := g.db.StagedChanges(indexFile)
+	files, _, err := g.stagedFiles(ctx, indexFile)
 	if err != nil {
 		return err
+	}
+	if len(files) > 0 {
+		if found := g.d.Pair(files); len(found) > 0 {
+			if err := g.emit(found); err != nil {
+				return err
+			}
+		}
+	}
+	g.notes()
+	return nil
+}
+
+// stagedFiles scans the blobs of the index that differ from HEAD's tree
+// and returns the hits of the staged files that have any, and how many
+// files are staged.
+func (g *gitScan) stagedFiles(ctx context.Context, indexFile string) ([]FileHits, int, error) {
+	changed, err := g.db.StagedChanges(indexFile)
+	if err != nil {
+		return nil, 0, err
 	}
 	g.tr.phase("index")
 	seen := map[gitdb.Hash]bool{}
@@ -250,7 +269,7 @@ func (g *gitScan) staged(ctx context.Context, indexFile string) error {
 		}
 	}
 	if err := g.db.ReadBlobs(ctx, g.opts.workers(), blobs, g.scanBlob); err != nil {
-		return err
+		return nil, 0, err
 	}
 	g.tr.phase("blobs")
 	var files []FileHits
@@ -259,15 +278,7 @@ func (g *gitScan) staged(ctx context.Context, indexFile string) error {
 			files = append(files, FileHits{Path: f.Path, Hits: h, Blob: f.Blob.String(), Binary: g.binary[f.Blob], State: StateStaged})
 		}
 	}
-	if len(files) > 0 {
-		if found := g.d.Pair(files); len(found) > 0 {
-			if err := g.emit(found); err != nil {
-				return err
-			}
-		}
-	}
-	g.notes()
-	return nil
+	return files, len(changed), nil
 }
 
 func (g *gitScan) notes() {

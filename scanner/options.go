@@ -60,6 +60,12 @@ type Stats struct {
 	// Git sources fill these.
 	Commits int64 `json:"commits,omitempty"`
 	Blobs   int64 `json:"blobs,omitempty"`
+	// WorktreeSource fills these: the files staged (differing from
+	// HEAD), modified in the work tree (differing from the index) and
+	// untracked (not ignored) — counted whether or not they were read.
+	Staged    int64 `json:"staged,omitempty"`
+	Modified  int64 `json:"modified,omitempty"`
+	Untracked int64 `json:"untracked,omitempty"`
 }
 
 // Result is the outcome of a scan.

@@ -37,83 +37,136 @@ type streamStats struct {
 // decoded; its hits carry byte offsets (lines are counted on the raw
 // bytes, and mean little). Text with a UTF-16 byte-order mark that fits
 // one window is converted, as Text does; a larger one is scanned as
-// binary.
-func (d *Detector) streamHits(r io.Reader) ([]Hit, streamStats, error) {
-	return d.streamHitsSized(r, streamWindow, streamOverlap)
+// binary. size is what r is expected to hold (-1: unknown): a small
+// stream gets a small buffer.
+func (d *Detector) streamHits(r io.Reader, size int64) ([]Hit, streamStats, error) {
+	return d.streamHitsSized(r, size, streamWindow, streamOverlap)
+}
+
+// windows is the state of one windowed scan.
+type windows struct {
+	d               *Detector
+	overlap         int
+	st              streamStats
+	out             []Hit
+	base            int64 // offset of the current window
+	lineBase        int   // lines before it
+	lastNL          int64 // offset of the last newline before it
+	started, single bool
+}
+
+// scan scans the window buf at w.base (last: the content ends with it)
+// and returns how many of its bytes the next window starts after.
+func (w *windows) scan(buf []byte, last bool) int {
+	d := w.d
+	if !w.started {
+		w.started = true
+		bom := bytes.HasPrefix(buf, []byte{0xff, 0xfe}) || bytes.HasPrefix(buf, []byte{0xfe, 0xff})
+		if last && bom {
+			w.out, w.single = d.Hits(Text(buf)), true
+			return len(buf)
+		}
+		w.st.binary = bom || bytes.IndexByte(buf[:min(len(buf), sniffLen)], 0) >= 0
+	}
+	coreStart, coreEnd := 0, len(buf)
+	if w.base > 0 {
+		coreStart = w.overlap / 2
+	}
+	if !last {
+		coreEnd = len(buf) - w.overlap/2
+	}
+	var hits []Hit
+	if w.st.binary {
+		hits = d.binaryHits(buf)
+	} else {
+		hits = d.Hits(buf)
+	}
+	for _, h := range hits {
+		if h.Offset < coreStart || h.Offset >= coreEnd {
+			continue
+		}
+		if w.st.binary {
+			h.Line, h.Column = lineCol(buf, h.Offset)
+			h.EndColumn = h.Column + len(h.Value)
+		}
+		if h.Line == 1 {
+			shift := int(w.base - (w.lastNL + 1))
+			h.Column += shift
+			h.EndColumn += shift
+		}
+		h.Line += w.lineBase
+		h.Offset += int(w.base)
+		w.out = append(w.out, h)
+	}
+	if last {
+		return len(buf)
+	}
+	keep := len(buf) - w.overlap
+	done := buf[:keep]
+	w.lineBase += bytes.Count(done, []byte{'\n'})
+	if i := bytes.LastIndexByte(done, '\n'); i >= 0 {
+		w.lastNL = w.base + int64(i)
+	}
+	w.base += int64(keep)
+	return keep
+}
+
+func (w *windows) hits() []Hit {
+	if len(w.out) > 1 && !w.single {
+		w.out = dedupeHits(w.out)
+	}
+	return w.out
 }
 
 // streamHitsSized is streamHits with windows of window bytes overlapping
 // by overlap (even, at least 2*maxLineWindow plus the longest value).
-func (d *Detector) streamHitsSized(r io.Reader, window, overlap int) ([]Hit, streamStats, error) {
-	var st streamStats
-	buf := make([]byte, 0, window+overlap)
-	var out []Hit
-	base := int64(0)    // stream offset of buf[0]
-	lineBase := 0       // lines before buf[0]
-	lastNL := int64(-1) // stream offset of the last newline before buf[0]
-	first := true
+func (d *Detector) streamHitsSized(r io.Reader, size int64, window, overlap int) ([]Hit, streamStats, error) {
+	w := &windows{d: d, overlap: overlap, lastNL: -1}
+	full := window + overlap
+	c := full
+	if size >= 0 && size < int64(full) {
+		c = int(size) + 1 // room to see the end
+	}
+	buf := make([]byte, 0, c)
 	for {
 		n, err := io.ReadFull(r, buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
-		st.bytes += int64(n)
+		w.st.bytes += int64(n)
 		eof := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 		if err != nil && !eof {
-			return nil, st, err
+			return nil, w.st, err
 		}
-		if first {
-			first = false
-			if eof && (bytes.HasPrefix(buf, []byte{0xff, 0xfe}) || bytes.HasPrefix(buf, []byte{0xfe, 0xff})) {
-				return d.Hits(Text(buf)), st, nil
-			}
-			st.binary = bytes.IndexByte(buf[:min(len(buf), sniffLen)], 0) >= 0 ||
-				bytes.HasPrefix(buf, []byte{0xff, 0xfe}) || bytes.HasPrefix(buf, []byte{0xfe, 0xff})
+		if !eof && cap(buf) < full {
+			// Longer than it said: read on in full windows.
+			buf = append(make([]byte, 0, full), buf...)
+			continue
 		}
-		coreStart, coreEnd := 0, len(buf)
-		if base > 0 {
-			coreStart = overlap / 2
-		}
-		if !eof {
-			coreEnd = len(buf) - overlap/2
-		}
-		var hits []Hit
-		if st.binary {
-			hits = d.binaryHits(buf)
-		} else {
-			hits = d.Hits(buf)
-		}
-		for _, h := range hits {
-			if h.Offset < coreStart || h.Offset >= coreEnd {
-				continue
-			}
-			if st.binary {
-				h.Line, h.Column = lineCol(buf, h.Offset)
-				h.EndColumn = h.Column + len(h.Value)
-			}
-			if h.Line == 1 {
-				shift := int(base - (lastNL + 1))
-				h.Column += shift
-				h.EndColumn += shift
-			}
-			h.Line += lineBase
-			h.Offset += int(base)
-			out = append(out, h)
-		}
-		if eof || n == 0 {
+		keep := w.scan(buf, eof)
+		if eof {
 			break
 		}
-		keep := len(buf) - overlap
-		done := buf[:keep]
-		lineBase += bytes.Count(done, []byte{'\n'})
-		if i := bytes.LastIndexByte(done, '\n'); i >= 0 {
-			lastNL = base + int64(i)
-		}
-		base += int64(keep)
 		buf = buf[:copy(buf, buf[keep:])]
 	}
-	if len(out) > 1 {
-		out = dedupeHits(out)
+	return w.hits(), w.st, nil
+}
+
+// sliceHits is streamHits over content in memory, without copying it.
+func (d *Detector) sliceHits(data []byte) ([]Hit, streamStats) {
+	return d.sliceHitsSized(data, streamWindow, streamOverlap)
+}
+
+func (d *Detector) sliceHitsSized(data []byte, window, overlap int) ([]Hit, streamStats) {
+	w := &windows{d: d, overlap: overlap, lastNL: -1}
+	w.st.bytes = int64(len(data))
+	for start := 0; ; {
+		end := min(len(data), start+window+overlap)
+		last := end == len(data)
+		start += w.scan(data[start:end], last)
+		if last {
+			break
+		}
 	}
-	return out, st, nil
+	return w.hits(), w.st
 }
 
 // lineCol returns the 1-based line and column of off in data.

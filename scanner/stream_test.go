@@ -42,12 +42,18 @@ func TestStreamWindowsAgree(t *testing.T) {
 		in := append(bytes.Repeat([]byte("z"), shift), data...)
 		in[shift-min(shift, 1)] = '\n'
 		ref := d.Hits(in)
-		got, st, err := d.streamHitsSized(bytes.NewReader(in), window, overlap)
-		if err != nil || st.binary || st.bytes != int64(len(in)) {
-			t.Fatalf("shift %d: %v binary=%v bytes=%d", shift, err, st.binary, st.bytes)
+		for _, size := range []int64{-1, int64(len(in)), 100} {
+			got, st, err := d.streamHitsSized(bytes.NewReader(in), size, window, overlap)
+			if err != nil || st.binary || st.bytes != int64(len(in)) {
+				t.Fatalf("shift %d: %v binary=%v bytes=%d", shift, err, st.binary, st.bytes)
+			}
+			if g, w := hitsText(got), hitsText(ref); g != w {
+				t.Fatalf("shift %d size %d: windowed hits differ from whole-buffer hits:\n got %d: %.2000s\nwant %d: %.2000s", shift, size, len(got), g, len(ref), w)
+			}
 		}
+		got, _ := d.sliceHitsSized(in, window, overlap)
 		if g, w := hitsText(got), hitsText(ref); g != w {
-			t.Fatalf("shift %d: windowed hits differ from whole-buffer hits:\n got %d: %.2000s\nwant %d: %.2000s", shift, len(got), g, len(ref), w)
+			t.Fatalf("shift %d: windowed slice hits differ from whole-buffer hits", shift)
 		}
 	}
 }

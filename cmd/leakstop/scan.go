@@ -58,6 +58,7 @@ type scanFlags struct {
 	verify                   bool
 	revoke                   string
 	rf                       revokerFlags
+	skipUnreadable           bool
 }
 
 func runScan(ctx context.Context, s *stdio, args []string) error {
@@ -70,7 +71,8 @@ func runScan(ctx context.Context, s *stdio, args []string) error {
 	fs.BoolVar(&f.noRedact, "no-redact", false, "print full secrets in the report (dangerous)")
 	fs.StringVar(&f.baseline, "baseline", "", "report only findings not in this earlier JSON `REPORT`")
 	fs.StringVar(&f.ignoreFile, "ignore-file", "", "fingerprints to ignore (default: "+report.IgnoreFileName+" in the scanned directory)")
-	fs.Int64Var(&f.maxFileSize, "max-file-size", scanner.DefaultMaxFileSize, "skip files and blobs larger than this many `BYTES`")
+	fs.Int64Var(&f.maxFileSize, "max-file-size", scanner.DefaultMaxFileSize, "skip files and blobs larger than this many `BYTES` (default: no limit)")
+	fs.BoolVar(&f.skipUnreadable, "skip-unreadable", false, "warn about files and folders that cannot be read and scan the rest (default: an error, exit 2)")
 	fs.IntVar(&f.workers, "workers", 0, "parallel workers (default: number of CPUs)")
 	fs.BoolVar(&f.noGit, "no-git", false, "scan a repository's working tree as files, not its history")
 	fs.BoolVar(&f.staged, "staged", false, "scan what is staged for the next commit (pre-commit)")
@@ -123,12 +125,13 @@ func runScan(ctx context.Context, s *stdio, args []string) error {
 	}
 
 	o := pipeline.Options{
-		Source:      pipeline.Source{Path: target},
-		MaxFileSize: f.maxFileSize,
-		Workers:     f.workers,
-		Warn:        func(msg string) { s.warnf("%s", msg) },
-		Target:      target,
-		Trace:       s.gitTrace(),
+		Source:         pipeline.Source{Path: target},
+		MaxFileSize:    f.maxFileSize,
+		Workers:        f.workers,
+		SkipUnreadable: f.skipUnreadable,
+		Warn:           func(msg string) { s.warnf("%s", msg) },
+		Target:         target,
+		Trace:          s.gitTrace(),
 	}
 	o.Policy = policy.Options{Dir: configDir(target), Rules: f.rules, RulesExtend: f.rulesExtend,
 		IgnoreFile: f.ignoreFile, Baseline: f.baseline, Log: func(format string, a ...any) { s.hintf(format, a...) }}
