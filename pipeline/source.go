@@ -43,7 +43,7 @@ func scanSource(ctx context.Context, d *scanner.Detector, s Source, opts scanner
 // buildSource returns the scanner.Source for s, a function that says
 // what it scanned from its stats, and a note for the user ("" if none).
 func buildSource(s Source, opts scanner.Options) (scanner.Source, func(scanner.Stats) string, string, error) {
-	files := func(st scanner.Stats) string { return "files: " + plural(st.Files, "file", "files") }
+	files := func(scanner.Stats) string { return "files" }
 	switch s.Kind {
 	case SourceStdin:
 		name := s.StdinName

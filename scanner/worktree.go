@@ -48,6 +48,7 @@ func (s WorktreeSource) Scan(ctx context.Context, d *Detector, emit func([]Findi
 	sum := g.sum
 	sum.Stats.Staged = int64(nStaged)
 	var mu sync.Mutex
+	var nested []string
 	p := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError().WithMaxGoroutines(s.workers())
 	for _, c := range changes {
 		if c.state == StateModified {
@@ -64,7 +65,10 @@ func (s WorktreeSource) Scan(ctx context.Context, d *Detector, emit func([]Findi
 			sum.Stats.Symlinks++
 			continue
 		case err == nil && fi.IsDir():
-			continue // a submodule
+			// An untracked folder git does not descend into: a nested
+			// repository. Said, never silently passed over.
+			nested = append(nested, c.path)
+			continue
 		}
 		p.Go(func(ctx context.Context) error {
 			fh, st, err := scanOneFile(ctx, d, full, c.path, s.Options)
@@ -89,6 +93,9 @@ func (s WorktreeSource) Scan(ctx context.Context, d *Detector, emit func([]Findi
 		}
 	}
 	g.sum = sum
+	if len(nested) > 0 {
+		g.sum.Notes = append(g.sum.Notes, fmt.Sprintf("nested git repositories in the work tree are not scanned; scan them separately: %s", strings.Join(nested, ", ")))
+	}
 	g.notes()
 	return g.sum, nil
 }
