@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/leakstop/leakstop/gitdb"
 	"github.com/leakstop/leakstop/hook"
 	"github.com/leakstop/leakstop/pipeline"
 	"github.com/leakstop/leakstop/policy"
@@ -21,9 +23,12 @@ import (
 const scanUsage = `scan [flags] [PATH | -]
 
 Scans PATH (default ".") for Twilio credentials. A git repository is
-scanned through its whole history (every ref, every commit); a directory
-that is not a repository, or any directory with --no-git, is scanned as
-files; "-" reads standard input. The rules are the embedded ones plus
+scanned through its whole history (every ref, every commit) and what is
+not committed (staged, modified, untracked and not ignored); a subfolder
+of one, as that repository limited to the subfolder; a directory that is
+not in a repository, or any directory with --no-git, is scanned as
+files; "-" reads standard input. Files of any size and binary files are
+scanned; one that cannot be read is an error (--skip-unreadable). The rules are the embedded ones plus
 those of ` + policy.RulesFile + ` at the top of the scanned directory (the current
 one for a file or "-"), as the pre-commit hook and the GitHub Action read
 it; --rules-extend takes its place. ` + report.IgnoreFileName + ` and
@@ -133,7 +138,13 @@ func runScan(ctx context.Context, s *stdio, args []string) error {
 		Target:         target,
 		Trace:          s.gitTrace(),
 	}
-	o.Policy = policy.Options{Dir: configDir(target), Rules: f.rules, RulesExtend: f.rulesExtend,
+	cfgDir, root := configDir(target), target
+	if top, ok := enclosingRepo(target, f.noGit); ok {
+		// A repository's subfolder is scanned as that repository,
+		// limited to it: paths and configuration are the repository's.
+		cfgDir, root = top, top
+	}
+	o.Policy = policy.Options{Dir: cfgDir, Rules: f.rules, RulesExtend: f.rulesExtend,
 		IgnoreFile: f.ignoreFile, Baseline: f.baseline, Log: func(format string, a ...any) { s.hintf(format, a...) }}
 	switch {
 	case target == "-":
@@ -165,7 +176,7 @@ func runScan(ctx context.Context, s *stdio, args []string) error {
 	case f.verify:
 		o.Revoke = pipeline.RevokeStep{Mode: pipeline.RevokeVerify, Options: revokerOptions(s, f.rf)}
 	}
-	ropts := report.Options{NoRedact: f.noRedact, ToolVersion: toolVersion(), Root: target}
+	ropts := report.Options{NoRedact: f.noRedact, ToolVersion: toolVersion(), Root: root}
 	if f.output == "" {
 		ropts.Color = useColor(f.color, s.out)
 	}
@@ -228,6 +239,25 @@ func configDir(target string) string {
 		}
 	}
 	return "."
+}
+
+// enclosingRepo returns the top of the work tree that target is a
+// subfolder (or file) of, as a path from the current directory, when it
+// is scanned as that repository (see pipeline.SourceAuto).
+func enclosingRepo(target string, noGit bool) (string, bool) {
+	if noGit || target == "-" || scanner.IsGitRepo(target) {
+		return "", false
+	}
+	top, _, ok := gitdb.FindWorkTree(target)
+	if !ok {
+		return "", false
+	}
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, top); err == nil {
+			return rel, true
+		}
+	}
+	return top, true
 }
 
 func parseDate(s string) (time.Time, error) {
