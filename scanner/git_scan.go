@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -116,6 +117,40 @@ func (g *gitScan) scanBlob(h gitdb.Hash, data []byte) {
 	g.mu.Unlock()
 }
 
+// scanBlobStream scans one large blob as a stream, in bounded memory,
+// and records its hits.
+func (g *gitScan) scanBlobStream(h gitdb.Hash, r io.Reader, size int64) error {
+	st := Stats{Blobs: 1}
+	defer func() {
+		g.mu.Lock()
+		addStats(&g.sum.Stats, st)
+		g.sum.Stats.Blobs += st.Blobs
+		g.mu.Unlock()
+	}()
+	if max := g.opts.MaxFileSize; max > 0 && size > max {
+		g.opts.warn("skipped blob %s: %d bytes is over the %d-byte limit (--max-file-size)", h, size, max)
+		st.SkippedLarge++
+		_, err := io.Copy(io.Discard, r)
+		return err
+	}
+	hits, ss, err := g.d.streamHits(r, size)
+	if err != nil {
+		return err
+	}
+	st.Files++
+	st.Bytes += ss.bytes
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if ss.binary {
+		st.Binary++
+		g.binary[h] = true
+	}
+	if len(hits) > 0 {
+		g.hits[h] = hits
+	}
+	return nil
+}
+
 // history scans every blob of the repository once, then walks the
 // commits reachable from the refs (or branch) to pair and attribute the
 // hits.
@@ -129,6 +164,7 @@ func (g *gitScan) history(ctx context.Context, branch string) error {
 		return err
 	}
 	g.tr.phase("refs")
+	g.db.SetLargeBlobStream(2*streamWindow, g.scanBlobStream)
 	if err := g.db.EachBlob(ctx, g.opts.workers(), g.scanBlob); err != nil {
 		return err
 	}

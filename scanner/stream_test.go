@@ -184,3 +184,33 @@ func TestUTF16RunsInBinary(t *testing.T) {
 		t.Fatalf("location %+v, want offset %d", l, off)
 	}
 }
+
+// TestLargeBlobInHistory: a committed file larger than the large-blob
+// stream size (loose, as after "git commit") is scanned as a stream and
+// its credential found at its line.
+func TestLargeBlobInHistory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("commits a 20 MB file")
+	}
+	r := newTestRepo(t)
+	sid, tok := newCreds(t, 17).pair()
+	var b strings.Builder
+	line := "2026-11-30 INFO request served in 12 ms by worker seven\n"
+	for b.Len() < 10<<20 {
+		b.WriteString(line)
+	}
+	n := strings.Count(b.String(), "\n")
+	b.WriteString(envFile(sid, tok, 0))
+	for b.Len() < 20<<20 {
+		b.WriteString(line)
+	}
+	r.write("logs/big.log", b.String())
+	r.commit("add a big log")
+	res := scanGitT(t, r.dir, GitOptions{})
+	if len(res.Findings) != 1 || res.Findings[0].Identifier != sid {
+		t.Fatalf("findings %v, want the pair in the 20 MB blob", where(res))
+	}
+	if l := res.Findings[0].Locations[0]; l.Line != n+2 || l.State != StateCommitted || l.Commit == nil {
+		t.Fatalf("location %+v, want line %d, committed", l, n+2)
+	}
+}
