@@ -8,16 +8,22 @@ import (
 	"testing"
 )
 
-// TestLargeLooseBlobsStreamed: with SetLargeBlobStream, the loose blobs
+// TestLargeBlobsStreamed: with SetLargeBlobStream, the loose blobs
 // over the size come as streams holding exactly their content (hashing
 // to their id), each once; smaller ones come whole as before.
-func TestLargeLooseBlobsStreamed(t *testing.T) {
+func TestLargeBlobsStreamed(t *testing.T) {
 	r := newTestRepo(t)
 	r.write("small.txt", "small\n")
 	r.write("big.txt", strings.Repeat("0123456789abcdef\n", 4096))
 	r.write("big2.bin", strings.Repeat("\x00\x01xyz", 20000))
 	r.commit("one")
-	db := r.open()
+	t.Run("loose", func(t *testing.T) { checkLargeStreamed(t, r.open()) })
+	// Packed whole (no delta, no delta's base): streamed from the pack.
+	r.git("gc", "-q")
+	t.Run("packed", func(t *testing.T) { checkLargeStreamed(t, r.open()) })
+}
+
+func checkLargeStreamed(t *testing.T, db *DB) {
 	var mu sync.Mutex
 	whole, streamed := map[string]int{}, map[string]int{}
 	db.SetLargeBlobStream(1000, func(h Hash, rd io.Reader, size int64) error {

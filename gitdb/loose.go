@@ -130,9 +130,11 @@ func (c *countReader) Read(p []byte) (int, error) {
 // size bytes. It is called concurrently; an error stops the pass.
 type BlobStreamFunc func(h Hash, r io.Reader, size int64) error
 
-// SetLargeBlobStream makes EachBlob pass the loose blobs of more than
-// size bytes to fn as streams, in bounded memory, instead of whole to
-// its BlobFunc. Packed blobs are still passed whole.
+// SetLargeBlobStream makes EachBlob pass the blobs of more than size
+// bytes to fn as streams, in bounded memory, instead of whole to its
+// BlobFunc: loose blobs, and packed blobs stored whole that no delta is
+// based on. A packed blob stored as a delta, or the base of one, is
+// still passed whole (its delta chain needs it in memory).
 func (db *DB) SetLargeBlobStream(size int64, fn BlobStreamFunc) {
 	db.largeSize, db.large = size, fn
 }
