@@ -61,7 +61,7 @@ type Source struct {
 
 func (s Source) hasGitOptions() bool {
 	g := s.Git
-	return g.Range != "" || g.Staged || g.IndexFile != "" || !g.Since.IsZero() || g.Branch != "" || g.AllObjects || g.AllLocations
+	return g.Range != "" || !g.Revs.IsZero() || g.Staged || g.IndexFile != "" || !g.Since.IsZero() || g.Branch != "" || g.AllObjects || g.AllLocations
 }
 
 // RevokeMode is what Run does with the revoker.
