@@ -65,6 +65,9 @@ type DB struct {
 	// once by IndexTrees: trees reduced to what a TreeWalker needs.
 	ctrees   map[Hash]*ctree
 	pcommits map[Hash]*Commit
+	// large receives the loose blobs over largeSize bytes as streams.
+	large     BlobStreamFunc
+	largeSize int64
 }
 
 // IsRepo reports whether path is the top of a git work tree (with a .git

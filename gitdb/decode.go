@@ -1,13 +1,16 @@
 package gitdb
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"path/filepath"
 	"slices"
 	"sync/atomic"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/klauspost/compress/zlib"
 	"github.com/sourcegraph/conc/pool"
 )
 
@@ -152,6 +155,10 @@ func (w *packWorker) root(i int32) error {
 		}
 		return w.delta(typ, i, base)
 	}
+	if w.db.large != nil && w.db.blobs != nil && o.typ == objBlob && o.size > w.db.largeSize &&
+		w.p.kidStart[i] == w.p.kidStart[i+1] {
+		return w.stream(i)
+	}
 	data, err := w.f.inflate(w.p, int(i), w.get(o.size))
 	if err != nil {
 		return err
@@ -159,6 +166,33 @@ func (w *packWorker) root(i int32) error {
 	err = w.visit(o.typ, i, data)
 	w.put(data)
 	return err
+}
+
+// stream passes blob i, stored whole and no delta's base, to the
+// large-blob function as a stream (SetLargeBlobStream).
+func (w *packWorker) stream(i int32) error {
+	o := &w.p.objs[i]
+	h := w.p.idx.name(int(o.name))
+	if !w.db.claim(h) {
+		return nil
+	}
+	if o.size < 0 || o.size > 1<<34 {
+		return fmt.Errorf("%w: object at %d: size %d", ErrCorrupt, o.off, o.size)
+	}
+	zr, err := zlib.NewReader(bytes.NewReader(w.p.data[o.data:w.p.compressedEnd(int(i))]))
+	if err != nil {
+		return fmt.Errorf("%w: object at %d: %v", ErrCorrupt, o.off, err)
+	}
+	defer zr.Close()
+	cr := &countReader{r: zr}
+	if err := w.db.large(h, io.LimitReader(cr, o.size), o.size); err != nil {
+		return err
+	}
+	var one [1]byte
+	if n, err := zr.Read(one[:]); cr.n != o.size || n != 0 || err != io.EOF {
+		return fmt.Errorf("%w: object at %d: size mismatch or bad checksum", ErrCorrupt, o.off)
+	}
+	return nil
 }
 
 // visit passes object i, whose content is data, on, then its deltas.

@@ -1,6 +1,7 @@
 package gitdb
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -34,11 +35,11 @@ func (db *DB) eachLooseBlob(ctx context.Context, workers int, dirs []string, fn 
 		}
 		h := plumbing.NewHash(name)
 		p.Go(func(ctx context.Context) error {
-			typ, data, err := readLoose(f)
+			typ, data, err := db.readLoose(h, f)
 			if err != nil {
 				return fmt.Errorf("read object %s: %w", h, err)
 			}
-			if typ == "blob" {
+			if typ == "blob" && data != nil {
 				db.blob(h, data, fn)
 			}
 			return nil
@@ -47,13 +48,16 @@ func (db *DB) eachLooseBlob(ctx context.Context, workers int, dirs []string, fn 
 	return p.Wait()
 }
 
-// readLoose reads a loose object; only a blob's content is returned.
-func readLoose(path string) (string, []byte, error) {
-	raw, err := os.ReadFile(path)
+// readLoose reads a loose object; only a blob's content is returned. A
+// blob over the large-blob size (SetLargeBlobStream) is streamed to the
+// large-blob function instead, and nil data returned.
+func (db *DB) readLoose(h Hash, path string) (string, []byte, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return "", nil, err
 	}
-	zr, err := zlib.NewReader(bytes.NewReader(raw))
+	defer f.Close()
+	zr, err := zlib.NewReader(bufio.NewReaderSize(f, 64<<10))
 	if err != nil {
 		return "", nil, err
 	}
@@ -82,16 +86,68 @@ func readLoose(path string) (string, []byte, error) {
 	if _, err := fmt.Sscan(sz, &size); err != nil || size < 0 || size > 1<<34 {
 		return "", nil, fmt.Errorf("%w: bad loose object size", ErrCorrupt)
 	}
+	checkEnd := func() error {
+		var one [1]byte
+		if m, err := zr.Read(one[:]); m != 0 || err != io.EOF {
+			return fmt.Errorf("%w: loose object size mismatch or bad checksum", ErrCorrupt)
+		}
+		return nil
+	}
+	if db.large != nil && size > db.largeSize {
+		if !db.claim(h) {
+			return typ, nil, nil // passed on from a pack
+		}
+		cr := &countReader{r: io.MultiReader(bytes.NewReader(hdr[nul+1:n]), zr)}
+		if err := db.large(h, io.LimitReader(cr, size), size); err != nil {
+			return "", nil, err
+		}
+		if cr.n != size {
+			return "", nil, fmt.Errorf("%w: loose object size mismatch", ErrCorrupt)
+		}
+		return typ, nil, checkEnd()
+	}
 	data := make([]byte, size)
 	k := copy(data, hdr[nul+1:n])
 	if _, err := io.ReadFull(zr, data[k:]); err != nil {
 		return "", nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
-	var one [1]byte
-	if m, err := zr.Read(one[:]); m != 0 || err != io.EOF {
-		return "", nil, fmt.Errorf("%w: loose object size mismatch or bad checksum", ErrCorrupt)
+	return typ, data, checkEnd()
+}
+
+// countReader counts the bytes read through it.
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// BlobStreamFunc receives the content of one large blob as a stream of
+// size bytes. It is called concurrently; an error stops the pass.
+type BlobStreamFunc func(h Hash, r io.Reader, size int64) error
+
+// SetLargeBlobStream makes EachBlob pass the blobs of more than size
+// bytes to fn as streams, in bounded memory, instead of whole to its
+// BlobFunc: loose blobs, and packed blobs stored whole that no delta is
+// based on. A packed blob stored as a delta, or the base of one, is
+// still passed whole (its delta chain needs it in memory).
+func (db *DB) SetLargeBlobStream(size int64, fn BlobStreamFunc) {
+	db.largeSize, db.large = size, fn
+}
+
+// claim records h as passed on, and reports whether it was not yet.
+func (db *DB) claim(h Hash) bool {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if _, dup := db.blobs[h]; dup {
+		return false
 	}
-	return typ, data, nil
+	db.blobs[h] = struct{}{}
+	return true
 }
 
 // readLooseAll reads a whole loose object.

@@ -116,8 +116,8 @@ func TestScanStaged(t *testing.T) {
 	run(t, dir, "git", "commit", "-q", "--no-verify", "-m", "one")
 
 	// Committed content is not staged any more; unstaged and untracked
-	// changes are not read; a binary, a symlink and an oversized file are
-	// skipped; a deletion is nothing.
+	// changes are not read; a symlink and an oversized file are skipped;
+	// a binary is scanned (its printable runs); a deletion is nothing.
 	write(t, dir, "a.env", c1.env()+"# edited, not staged\n"+c2.env())
 	write(t, dir, "untracked.env", c2.env())
 	write(t, dir, "bin.dat", "\x00\x01"+c3.env())
@@ -131,13 +131,13 @@ func TestScanStaged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := paths(res.Findings); len(got) != 1 || got[0] != "sub dir/ü name.env" {
+	if got := paths(res.Findings); len(got) != 2 || got[0] != "bin.dat" || got[1] != "sub dir/ü name.env" {
 		t.Fatalf("findings at %v", got)
 	}
-	if res.Stats.SkippedBinary != 1 || res.Stats.SkippedLarge != 1 || res.Stats.Files != 1 {
+	if res.Stats.Binary != 1 || res.Stats.SkippedLarge != 1 || res.Stats.Files != 2 {
 		t.Fatalf("stats = %+v", res.Stats)
 	}
-	if res.Findings[0].Secret.Reveal() != c2.token {
+	if res.Findings[1].Secret.Reveal() != c2.token {
 		t.Fatal("wrong secret")
 	}
 

@@ -28,8 +28,11 @@ type SourceKind int
 
 // The kinds of source.
 const (
-	// SourceAuto is a git repository's history when Path is one, else
-	// the files under Path.
+	// SourceAuto is, when Path is the top of a git work tree, its
+	// history and what is not committed (staged, modified, untracked and
+	// not ignored); with git options, what they say. When Path is below
+	// the top of a work tree, the same of the enclosing repository,
+	// limited to Path (noted). Otherwise the files under Path.
 	SourceAuto SourceKind = iota
 	// SourceFiles is the files under Path (a file or a directory), even
 	// in a git work tree.
@@ -63,7 +66,7 @@ type Source struct {
 
 func (s Source) hasGitOptions() bool {
 	g := s.Git
-	return g.Range != "" || g.Staged || g.IndexFile != "" || !g.Since.IsZero() || g.Branch != "" || g.AllObjects || g.AllLocations
+	return g.Range != "" || !g.Revs.IsZero() || g.Staged || g.IndexFile != "" || !g.Since.IsZero() || g.Branch != "" || g.AllObjects || g.AllLocations
 }
 
 // RevokeMode is what Run does with the revoker.
@@ -100,9 +103,13 @@ type Output struct {
 type Options struct {
 	Source Source
 	Policy policy.Options
-	// MaxFileSize and Workers bound the scan (0: the scanner's defaults).
+	// MaxFileSize and Workers bound the scan (0: the scanner's defaults:
+	// no size limit, GOMAXPROCS workers).
 	MaxFileSize int64
 	Workers     int
+	// SkipUnreadable scans on past files and folders that cannot be read
+	// (warned and counted) instead of failing.
+	SkipUnreadable bool
 	// Warn receives what was skipped or could not be read (nil: quiet).
 	Warn func(msg string)
 	// Trace receives the timing of a git scan's phases (nil: none).
@@ -122,6 +129,9 @@ type Result struct {
 	Policy *policy.Policy
 	Stats  scanner.Stats
 	Notes  []string
+	// Scope says what was scanned ("history of 129 commits + working
+	// tree (3 modified, 1 untracked)").
+	Scope string
 	// InlineAllowed counts the locations of a proposal left out for an
 	// inline allow already on the base commit's line.
 	InlineAllowed int
@@ -146,12 +156,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Policy: pol}
-	scan := func(warn func(string), opts ...scanner.DetectorOption) (*scanner.Result, error) {
+	scan := func(warn func(string), opts ...scanner.DetectorOption) (*scanned, error) {
 		d, err := scanner.NewDetector(pol.Rules, opts...)
 		if err != nil {
 			return nil, err
 		}
-		return scanSource(ctx, d, o.Source, scanner.Options{MaxFileSize: o.MaxFileSize, Workers: o.Workers, Warn: warn, Trace: o.Trace})
+		return scanSource(ctx, d, o.Source, scanner.Options{MaxFileSize: o.MaxFileSize, Workers: o.Workers,
+			SkipUnreadable: o.SkipUnreadable, Warn: warn, Trace: o.Trace})
 	}
 	sr, err := scan(o.Warn)
 	if err != nil {
@@ -174,7 +185,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		findings, inlineAdded, res.InlineAllowed = ia.Findings, ia.Added, ia.Kept
 	}
 	res.Filtered = pol.Filter(findings, inlineAdded)
-	res.Stats, res.Notes = sr.Stats, sr.Notes
+	res.Stats, res.Notes, res.Scope = sr.Stats, sr.Notes, sr.scope
 
 	rv := o.Revoke
 	if rv.Mode != RevokeNone && !(rv.SkipWhenClean && len(res.Findings) == 0) {
@@ -194,7 +205,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 
-	rep := report.Report{Findings: res.Findings, Stats: res.Stats, Notes: res.Notes, Target: o.Target,
+	rep := report.Report{Findings: res.Findings, Stats: res.Stats, Notes: res.Notes, Target: o.Target, Scope: res.Scope,
 		PublishedExamples: len(res.Published)}
 	for _, out := range o.Reports {
 		if err := writeReport(out, rep); err != nil {
@@ -213,33 +224,4 @@ func writeReport(o Output, rep report.Report) error {
 		return errors.New("write report: no file and no writer")
 	}
 	return report.Write(o.W, o.Format, rep, o.Options)
-}
-
-// scanSource scans one source with d.
-func scanSource(ctx context.Context, d *scanner.Detector, s Source, opts scanner.Options) (*scanner.Result, error) {
-	gopts := s.Git
-	gopts.Options = opts
-	switch s.Kind {
-	case SourceNothing:
-		return &scanner.Result{}, nil
-	case SourceStdin:
-		name := s.StdinName
-		if name == "" {
-			name = "stdin"
-		}
-		return scanner.ScanReader(ctx, d, name, s.Stdin, opts)
-	case SourceFiles:
-		return scanner.ScanDir(ctx, d, s.Path, opts)
-	case SourcePaths:
-		return scanner.Collect(ctx, d, scanner.PathsSource{Root: s.Path, Paths: s.Paths, Options: opts})
-	case SourceGit:
-		return scanner.ScanGit(ctx, d, s.Path, gopts)
-	}
-	if scanner.IsGitRepo(s.Path) {
-		return scanner.ScanGit(ctx, d, s.Path, gopts)
-	}
-	if s.hasGitOptions() {
-		return nil, fmt.Errorf("scan %s: not a git repository, and git flags were given", s.Path)
-	}
-	return scanner.ScanDir(ctx, d, s.Path, opts)
 }

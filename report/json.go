@@ -31,11 +31,13 @@ var ErrNotReport = errors.New("not a leakstop JSON report")
 
 // Document is a JSON report: the versioned schema.
 type Document struct {
-	Schema   string       `json:"schema"`
-	Version  int          `json:"version"`
-	Tool     DocTool      `json:"tool"`
-	Target   string       `json:"target"`
-	Root     string       `json:"root"`
+	Schema  string  `json:"schema"`
+	Version int     `json:"version"`
+	Tool    DocTool `json:"tool"`
+	Target  string  `json:"target"`
+	Root    string  `json:"root"`
+	// Scope says what the scan read (added in 1.x).
+	Scope    string       `json:"scope,omitempty"`
 	Summary  DocSummary   `json:"summary"`
 	Stats    DocStats     `json:"stats"`
 	Notes    []string     `json:"notes"`
@@ -69,6 +71,11 @@ type DocStats struct {
 	Unreadable      int64 `json:"unreadable"`
 	Commits         int64 `json:"commits"`
 	Blobs           int64 `json:"blobs"`
+	// Added in 1.x: binary content scanned, and the work tree's changes.
+	Binary    int64 `json:"binary"`
+	Staged    int64 `json:"staged"`
+	Modified  int64 `json:"modified"`
+	Untracked int64 `json:"untracked"`
 }
 
 // DocFinding is one credential and the places it was found.
@@ -183,6 +190,11 @@ type DocLocation struct {
 	Encoding       string     `json:"encoding"`
 	Blob           string     `json:"blob"`
 	Commit         *DocCommit `json:"commit"`
+	// Added in 1.x: byte offset, binary content, and where in a
+	// repository ("committed", "staged", "modified", "untracked").
+	Offset int64  `json:"offset"`
+	Binary bool   `json:"binary"`
+	State  string `json:"state"`
 }
 
 // DocCommit is the git provenance of a location.
@@ -210,7 +222,9 @@ func NewDocument(r Report, o Options) *Document {
 			SkippedLarge: s.SkippedLarge, SkippedOther: s.SkippedOther,
 			SkippedSymlinks: s.Symlinks, Unreadable: s.Unreadable,
 			Commits: s.Commits, Blobs: s.Blobs,
+			Binary: s.Binary, Staged: s.Staged, Modified: s.Modified, Untracked: s.Untracked,
 		},
+		Scope:    r.Scope,
 		Notes:    append([]string{}, r.Notes...),
 		Findings: make([]DocFinding, 0, len(r.Findings)),
 	}
@@ -235,6 +249,7 @@ func NewDocument(r Report, o Options) *Document {
 				Path: l.Path, Line: l.Line, Column: l.Column, EndColumn: l.EndColumn,
 				IdentifierPath: l.IdentifierPath, IdentifierLine: l.IdentifierLine,
 				Encoding: l.Encoding, Blob: l.Blob,
+				Offset: l.Offset, Binary: l.Binary, State: l.State,
 			}
 			if c := l.Commit; c != nil {
 				dl.Commit = &DocCommit{
@@ -357,6 +372,7 @@ func (d *Document) ScannerFindings() []scanner.Finding {
 				Path: l.Path, Line: l.Line, Column: l.Column, EndColumn: l.EndColumn,
 				IdentifierPath: l.IdentifierPath, IdentifierLine: l.IdentifierLine,
 				Encoding: l.Encoding, Blob: l.Blob,
+				Offset: l.Offset, Binary: l.Binary, State: l.State,
 			}
 			if c := l.Commit; c != nil {
 				loc.Commit = &scanner.Commit{

@@ -90,6 +90,9 @@ type Report struct {
 	// PublishedExamples counts the findings left out as Twilio's published
 	// example credentials.
 	PublishedExamples int
+	// Scope says what the scan read ("history of 129 commits + working
+	// tree (3 modified, 1 untracked)"); "" when not known.
+	Scope string
 }
 
 // Write writes r to w in format f.

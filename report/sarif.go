@@ -127,6 +127,9 @@ type sarifRegion struct {
 	StartLine   int `json:"startLine"`
 	StartColumn int `json:"startColumn,omitempty"`
 	EndColumn   int `json:"endColumn,omitempty"`
+	// ByteOffset and ByteLength locate a secret in binary content.
+	ByteOffset *int64 `json:"byteOffset,omitempty"`
+	ByteLength int    `json:"byteLength,omitempty"`
 }
 
 func writeSARIF(w io.Writer, r Report, o Options) error {
@@ -304,6 +307,16 @@ func sarifResultFor(f *scanner.Finding, loc *scanner.Location, ruleIdx int, seen
 			"confidence": f.Confidence.String(),
 			"test":       f.Test,
 		},
+	}
+	if loc.State != "" {
+		res.Properties["state"] = loc.State
+	}
+	if loc.Binary {
+		off := loc.Offset
+		res.Properties["binary"] = true
+		res.Properties["byteOffset"] = off
+		res.Locations[0].PhysicalLocation.Region.ByteOffset = &off
+		res.Locations[0].PhysicalLocation.Region.ByteLength = max(loc.EndColumn-loc.Column, 1)
 	}
 	if loc.Encoding != "" {
 		res.Properties["encoding"] = loc.Encoding

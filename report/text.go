@@ -52,6 +52,9 @@ func writeText(w io.Writer, r Report, o Options) error {
 	}
 	n, places := len(r.Findings), countLocations(r.Findings)
 	scanned := scannedText(r.Stats)
+	if r.Scope != "" {
+		scanned = "scanned " + safeText(r.Scope) + ": " + scanned
+	}
 	if r.PublishedExamples > 0 {
 		scanned += fmt.Sprintf("; %s ignored", plural(r.PublishedExamples, "published example credential", "published example credentials"))
 	}
@@ -119,8 +122,18 @@ func writeTextFinding(b *strings.Builder, p painter, f *scanner.Finding, noRedac
 
 func writeTextLocation(b *strings.Builder, p painter, loc *scanner.Location) {
 	b.WriteString("    ")
-	b.WriteString(p.paint(ansiBold, safePath(loc.Path)+":"+strconv.Itoa(loc.Line)+":"+strconv.Itoa(loc.Column)))
+	if loc.Binary {
+		b.WriteString(p.paint(ansiBold, safePath(loc.Path)+" @ byte "+strconv.FormatInt(loc.Offset, 10)))
+	} else {
+		b.WriteString(p.paint(ansiBold, safePath(loc.Path)+":"+strconv.Itoa(loc.Line)+":"+strconv.Itoa(loc.Column)))
+	}
 	var extra []string
+	if loc.State != "" {
+		extra = append(extra, safeText(loc.State))
+	}
+	if loc.Binary {
+		extra = append(extra, "in binary content")
+	}
 	if loc.Encoding != "" {
 		extra = append(extra, safeText(loc.Encoding)+"-encoded")
 	}

@@ -92,8 +92,20 @@ type Location struct {
 	// paired with.
 	IdentifierPath string
 	IdentifierLine int
+	// Offset is the byte offset of the secret (of its encoded form) in
+	// the file or blob.
+	Offset int64
+	// Binary is true when the secret is in a printable run of binary
+	// content (a database, a compiled file): Offset locates it; Line
+	// counts newline bytes and means little.
+	Binary bool
 	// Encoding is how the secret was hidden: "", "base64", "url", "json".
 	Encoding string
+	// State is, in a repository, where the content is: "committed" (in
+	// history), "staged" (in the index, not committed), "modified"
+	// (changed in the work tree, not staged) or "untracked" (a new
+	// file, not ignored). Empty outside a repository.
+	State string
 	// Commit is set by git sources.
 	Commit *Commit
 	// Blob is the git blob id holding the content, when known.
@@ -192,5 +204,15 @@ func compareLocation(a, b Location) int {
 		cmp.Compare(a.Column, b.Column),
 		cmp.Compare(ac, bc),
 		cmp.Compare(a.Encoding, b.Encoding),
+		cmp.Compare(a.State, b.State),
+		cmp.Compare(a.Offset, b.Offset),
 	)
 }
+
+// The states of a location in a repository (Location.State).
+const (
+	StateCommitted = "committed"
+	StateStaged    = "staged"
+	StateModified  = "modified"
+	StateUntracked = "untracked"
+)

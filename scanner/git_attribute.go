@@ -219,7 +219,7 @@ func (g *gitScan) emitUnreached() error {
 	slices.SortFunc(hs, func(a, b gitdb.Hash) int { return bytes.Compare(a[:], b[:]) })
 	n := 0
 	for _, h := range hs {
-		fs := g.d.Pair([]FileHits{{Path: "", Hits: g.hits[h], Blob: h.String()}})
+		fs := g.d.Pair([]FileHits{{Path: "", Hits: g.hits[h], Blob: h.String(), Binary: g.binary[h], State: StateCommitted}})
 		if len(fs) == 0 {
 			continue
 		}
@@ -279,7 +279,7 @@ func (g *gitScan) snap(files []gitdb.File) *snapshot {
 	}
 	fh := make([]FileHits, 0, len(files))
 	for _, e := range files {
-		fh = append(fh, FileHits{Path: e.Path, Hits: g.hits[e.Blob], Blob: e.Blob.String()})
+		fh = append(fh, FileHits{Path: e.Path, Hits: g.hits[e.Blob], Blob: e.Blob.String(), Binary: g.binary[e.Blob], State: StateCommitted})
 	}
 	s := &snapshot{findings: g.d.Pair(fh), byKey: map[fpPath][]int{}, fps: map[string]bool{}}
 	for i, f := range s.findings {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -30,7 +31,9 @@ type gitScan struct {
 	mu sync.Mutex
 	// hits holds the rule hits of every scanned blob that had any.
 	hits map[gitdb.Hash][]Hit
-	lfs  int64
+	// binary marks the blobs with hits scanned as binary content.
+	binary map[gitdb.Hash]bool
+	lfs    int64
 	// commits are the commits of the scanned history or range.
 	commits map[gitdb.Hash]*gitdb.Commit
 	walk    *gitdb.TreeWalker
@@ -49,6 +52,7 @@ func openGitScan(repoPath string, d *Detector, opts Options, emit func([]Finding
 	g := &gitScan{
 		d: d, db: db, opts: opts, emit: emit,
 		hits:     map[gitdb.Hash][]Hit{},
+		binary:   map[gitdb.Hash]bool{},
 		commits:  map[gitdb.Hash]*gitdb.Commit{},
 		gitlinks: map[string]bool{},
 		snaps:    map[string]*snapshot{},
@@ -84,8 +88,8 @@ func (g *gitScan) scanBlob(h gitdb.Hash, data []byte) {
 		g.sum.Stats.Blobs += st.Blobs
 		g.mu.Unlock()
 	}()
-	if size := int64(len(data)); size > g.opts.maxSize() {
-		g.opts.warn("skipped blob %s: %d bytes is over the %d-byte limit (--max-file-size)", h, size, g.opts.maxSize())
+	if max := g.opts.MaxFileSize; max > 0 && int64(len(data)) > max {
+		g.opts.warn("skipped blob %s: %d bytes is over the %d-byte limit (--max-file-size)", h, len(data), max)
 		st.SkippedLarge++
 		return
 	}
@@ -96,20 +100,55 @@ func (g *gitScan) scanBlob(h gitdb.Hash, data []byte) {
 		g.mu.Unlock()
 		return
 	}
-	text := Text(data)
-	if text == nil {
-		st.SkippedBinary++
-		return
-	}
+	hits, ss := g.d.sliceHits(data)
 	st.Files++
 	st.Bytes += int64(len(data))
-	hits := g.d.Hits(text)
+	if ss.binary {
+		st.Binary++
+		g.mu.Lock()
+		g.binary[h] = true
+		g.mu.Unlock()
+	}
 	if len(hits) == 0 {
 		return
 	}
 	g.mu.Lock()
 	g.hits[h] = hits
 	g.mu.Unlock()
+}
+
+// scanBlobStream scans one large blob as a stream, in bounded memory,
+// and records its hits.
+func (g *gitScan) scanBlobStream(h gitdb.Hash, r io.Reader, size int64) error {
+	st := Stats{Blobs: 1}
+	defer func() {
+		g.mu.Lock()
+		addStats(&g.sum.Stats, st)
+		g.sum.Stats.Blobs += st.Blobs
+		g.mu.Unlock()
+	}()
+	if max := g.opts.MaxFileSize; max > 0 && size > max {
+		g.opts.warn("skipped blob %s: %d bytes is over the %d-byte limit (--max-file-size)", h, size, max)
+		st.SkippedLarge++
+		_, err := io.Copy(io.Discard, r)
+		return err
+	}
+	hits, ss, err := g.d.streamHits(r, size)
+	if err != nil {
+		return err
+	}
+	st.Files++
+	st.Bytes += ss.bytes
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if ss.binary {
+		st.Binary++
+		g.binary[h] = true
+	}
+	if len(hits) > 0 {
+		g.hits[h] = hits
+	}
+	return nil
 }
 
 // history scans every blob of the repository once, then walks the
@@ -125,6 +164,7 @@ func (g *gitScan) history(ctx context.Context, branch string) error {
 		return err
 	}
 	g.tr.phase("refs")
+	g.db.SetLargeBlobStream(2*streamWindow, g.scanBlobStream)
 	if err := g.db.EachBlob(ctx, g.opts.workers(), g.scanBlob); err != nil {
 		return err
 	}
@@ -232,9 +272,28 @@ func (g *gitScan) rangeScan(ctx context.Context, r gitdb.Range) error {
 
 // staged scans the blobs of the index that differ from HEAD's tree.
 func (g *gitScan) staged(ctx context.Context, indexFile string) error {
-	changed, err := g.db.StagedChanges(indexFile)
+	files, _, err := g.stagedFiles(ctx, indexFile)
 	if err != nil {
 		return err
+	}
+	if len(files) > 0 {
+		if found := g.d.Pair(files); len(found) > 0 {
+			if err := g.emit(found); err != nil {
+				return err
+			}
+		}
+	}
+	g.notes()
+	return nil
+}
+
+// stagedFiles scans the blobs of the index that differ from HEAD's tree
+// and returns the hits of the staged files that have any, and how many
+// files are staged.
+func (g *gitScan) stagedFiles(ctx context.Context, indexFile string) ([]FileHits, int, error) {
+	changed, err := g.db.StagedChanges(indexFile)
+	if err != nil {
+		return nil, 0, err
 	}
 	g.tr.phase("index")
 	seen := map[gitdb.Hash]bool{}
@@ -246,24 +305,16 @@ func (g *gitScan) staged(ctx context.Context, indexFile string) error {
 		}
 	}
 	if err := g.db.ReadBlobs(ctx, g.opts.workers(), blobs, g.scanBlob); err != nil {
-		return err
+		return nil, 0, err
 	}
 	g.tr.phase("blobs")
 	var files []FileHits
 	for _, f := range changed {
 		if h := g.hits[f.Blob]; len(h) > 0 {
-			files = append(files, FileHits{Path: f.Path, Hits: h, Blob: f.Blob.String()})
+			files = append(files, FileHits{Path: f.Path, Hits: h, Blob: f.Blob.String(), Binary: g.binary[f.Blob], State: StateStaged})
 		}
 	}
-	if len(files) > 0 {
-		if found := g.d.Pair(files); len(found) > 0 {
-			if err := g.emit(found); err != nil {
-				return err
-			}
-		}
-	}
-	g.notes()
-	return nil
+	return files, len(changed), nil
 }
 
 func (g *gitScan) notes() {

@@ -403,12 +403,15 @@ func TestGitBinaryLFSSubmodule(t *testing.T) {
 	r.git("update-index", "--add", "--cacheinfo", "160000,"+r.git("rev-parse", "HEAD")+",vendor/lib")
 	r.git("commit", "-q", "-m", "submodule")
 	res := scanGitT(t, r.dir, GitOptions{})
-	if len(res.Findings) != 0 {
-		t.Errorf("binary or LFS pointer scanned: %d findings", len(res.Findings))
+	// Binary content is scanned (its printable runs); an LFS pointer is
+	// not content.
+	if len(res.Findings) != 1 || res.Findings[0].Identifier != sid || !res.Findings[0].Locations[0].Binary {
+		t.Errorf("want the binary blob's credential only: %v", where(res))
 	}
-	if res.Stats.SkippedBinary < 1 {
+	if res.Stats.Binary != 1 || res.Stats.SkippedBinary != 0 {
 		t.Errorf("binary not counted: %+v", res.Stats)
 	}
+	_ = tok
 	if !hasNote(res, "LFS") {
 		t.Errorf("no LFS note: %q", res.Notes)
 	}

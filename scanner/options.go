@@ -11,8 +11,13 @@ import (
 
 // Options control a scan.
 type Options struct {
-	// MaxFileSize skips files larger than this many bytes (0: default).
+	// MaxFileSize skips files and blobs larger than this many bytes, with
+	// a warning and a count (0: no limit; content of any size is
+	// streamed through the detector in bounded memory).
 	MaxFileSize int64
+	// SkipUnreadable turns a file or folder that cannot be read from an
+	// error into a warning and a count (Stats.Unreadable).
+	SkipUnreadable bool
 	// Workers bounds parallelism (0: GOMAXPROCS).
 	Workers int
 	// Warn receives non-fatal problems (unreadable files, skipped files).
@@ -23,15 +28,8 @@ type Options struct {
 	Trace io.Writer
 }
 
-// DefaultMaxFileSize is the default cap on one file or blob.
-const DefaultMaxFileSize = 32 << 20
-
-func (o Options) maxSize() int64 {
-	if o.MaxFileSize > 0 {
-		return o.MaxFileSize
-	}
-	return DefaultMaxFileSize
-}
+// DefaultMaxFileSize is the default cap on one file or blob: none.
+const DefaultMaxFileSize = 0
 
 func (o Options) workers() int {
 	if o.Workers > 0 {
@@ -48,16 +46,26 @@ func (o Options) warn(format string, a ...any) {
 
 // Stats counts what a scan read and skipped.
 type Stats struct {
-	Files         int64 `json:"files"`
-	Bytes         int64 `json:"bytes"`
+	Files int64 `json:"files"`
+	Bytes int64 `json:"bytes"`
+	// SkippedBinary is always 0: binary content is scanned (Binary).
 	SkippedBinary int64 `json:"skipped_binary"`
 	SkippedLarge  int64 `json:"skipped_large"`
 	SkippedOther  int64 `json:"skipped_other"`
 	Symlinks      int64 `json:"skipped_symlinks"`
 	Unreadable    int64 `json:"unreadable"`
+	// Binary counts the files and blobs scanned as binary content (their
+	// printable runs); they are in Files too.
+	Binary int64 `json:"binary,omitempty"`
 	// Git sources fill these.
 	Commits int64 `json:"commits,omitempty"`
 	Blobs   int64 `json:"blobs,omitempty"`
+	// WorktreeSource fills these: the files staged (differing from
+	// HEAD), modified in the work tree (differing from the index) and
+	// untracked (not ignored) — counted whether or not they were read.
+	Staged    int64 `json:"staged,omitempty"`
+	Modified  int64 `json:"modified,omitempty"`
+	Untracked int64 `json:"untracked,omitempty"`
 }
 
 // Result is the outcome of a scan.

@@ -16,6 +16,10 @@ type FileHits struct {
 	// Blob and Commit are provenance for the locations, when known.
 	Blob   string
 	Commit *Commit
+	// Binary says the hits are in the printable runs of binary content.
+	Binary bool
+	// State is where the content is in a repository (see Location.State).
+	State string
 }
 
 // maxCrossFileIdentifiers bounds cross-file pairing: a secret with no
@@ -56,6 +60,7 @@ func (d *Detector) standalone(files []FileHits) []Finding {
 				Secret: secret.New(h.Value), Confidence: Medium, Test: h.Test,
 				Fingerprint: Fingerprint(h.Rule.ID, "", h.Value),
 				Locations: []Location{{Path: f.Path, Line: h.Line, Column: h.Column, EndColumn: h.EndColumn,
+					Offset: int64(h.Offset), Binary: f.Binary, State: f.State,
 					Encoding: h.Encoding, Commit: f.Commit, Blob: f.Blob}},
 			})
 		}
@@ -230,6 +235,7 @@ func (d *Detector) finding(p *rules.Pair, files []FileHits, fi int, s *Hit, id *
 	f := files[fi]
 	loc := Location{
 		Path: f.Path, Line: s.Line, Column: s.Column, EndColumn: s.EndColumn,
+		Offset: int64(s.Offset), Binary: f.Binary, State: f.State,
 		Encoding: s.Encoding, Commit: f.Commit, Blob: f.Blob,
 	}
 	fd := Finding{

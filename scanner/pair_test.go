@@ -141,9 +141,10 @@ func TestBinaryAndUTF16(t *testing.T) {
 	if got := string(Text(u)); got != "hi" {
 		t.Errorf("utf-16: %q", got)
 	}
+	// Binary content is scanned: its printable runs.
 	fs, _ := scanFiles(t, map[string]string{"bin.dat": "\x00\x01TWILIO_ACCOUNT_SID={{sid}}\nTWILIO_AUTH_TOKEN={{token}}\n"})
-	if len(fs) != 0 {
-		t.Error("binary file scanned")
+	if len(fs) != 1 || !fs[0].Locations[0].Binary || fs[0].Locations[0].Offset != 74 {
+		t.Errorf("binary file: %+v", fs)
 	}
 }
 

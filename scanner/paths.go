@@ -58,15 +58,15 @@ func (s PathsSource) Scan(ctx context.Context, d *Detector, emit func([]Finding)
 			var warned string
 			opts := s.Options
 			opts.Warn = func(msg string) { warned = msg }
-			fh, st := scanOneFile(d, f.path, f.name, opts)
+			fh, st, err := scanOneFile(ctx, d, f.path, f.name, opts)
+			if err != nil {
+				return err
+			}
 			if st.Unreadable > 0 {
 				return fmt.Errorf("scan %s: %s", f.name, warned)
 			}
-			switch {
-			case st.SkippedLarge > 0:
+			if st.SkippedLarge > 0 || st.SkippedOther > 0 {
 				s.Options.warn("%s", warned) // as a directory scan says it; the summary counts it
-			case st.SkippedBinary > 0:
-				s.Options.warn("skipped %q: binary content", f.name)
 			}
 			mu.Lock()
 			defer mu.Unlock()

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/leakstop/leakstop/gitdb"
 	"github.com/leakstop/leakstop/hook"
 	"github.com/leakstop/leakstop/pipeline"
 	"github.com/leakstop/leakstop/policy"
@@ -22,9 +23,12 @@ import (
 const scanUsage = `scan [flags] [PATH | -]
 
 Scans PATH (default ".") for Twilio credentials. A git repository is
-scanned through its whole history (every ref, every commit); a directory
-that is not a repository, or any directory with --no-git, is scanned as
-files; "-" reads standard input. The rules are the embedded ones plus
+scanned through its whole history (every ref, every commit) and what is
+not committed (staged, modified, untracked and not ignored); a subfolder
+of one, as that repository limited to the subfolder; a directory that is
+not in a repository, or any directory with --no-git, is scanned as
+files; "-" reads standard input. Files of any size and binary files are
+scanned; one that cannot be read is an error (--skip-unreadable). The rules are the embedded ones plus
 those of ` + policy.RulesFile + ` at the top of the scanned directory (the current
 one for a file or "-"), as the pre-commit hook and the GitHub Action read
 it; --rules-extend takes its place. ` + report.IgnoreFileName + ` and
@@ -59,6 +63,7 @@ type scanFlags struct {
 	verify                   bool
 	revoke                   string
 	rf                       revokerFlags
+	skipUnreadable           bool
 }
 
 func runScan(ctx context.Context, s *stdio, args []string) error {
@@ -71,7 +76,8 @@ func runScan(ctx context.Context, s *stdio, args []string) error {
 	fs.BoolVar(&f.noRedact, "no-redact", false, "print full secrets in the report (dangerous)")
 	fs.StringVar(&f.baseline, "baseline", "", "report only findings not in this earlier JSON `REPORT`")
 	fs.StringVar(&f.ignoreFile, "ignore-file", "", "fingerprints to ignore (default: "+report.IgnoreFileName+" in the scanned directory)")
-	fs.Int64Var(&f.maxFileSize, "max-file-size", scanner.DefaultMaxFileSize, "skip files and blobs larger than this many `BYTES`")
+	fs.Int64Var(&f.maxFileSize, "max-file-size", scanner.DefaultMaxFileSize, "skip files and blobs larger than this many `BYTES` (default: no limit)")
+	fs.BoolVar(&f.skipUnreadable, "skip-unreadable", false, "warn about files and folders that cannot be read and scan the rest (default: an error, exit 2)")
 	fs.IntVar(&f.workers, "workers", 0, "parallel workers (default: number of CPUs)")
 	fs.BoolVar(&f.noGit, "no-git", false, "scan a repository's working tree as files, not its history")
 	fs.BoolVar(&f.staged, "staged", false, "scan what is staged for the next commit (pre-commit)")
@@ -129,14 +135,21 @@ func runScan(ctx context.Context, s *stdio, args []string) error {
 	}
 
 	o := pipeline.Options{
-		Source:      pipeline.Source{Path: target},
-		MaxFileSize: f.maxFileSize,
-		Workers:     f.workers,
-		Warn:        func(msg string) { s.warnf("%s", msg) },
-		Target:      target,
-		Trace:       s.gitTrace(),
+		Source:         pipeline.Source{Path: target},
+		MaxFileSize:    f.maxFileSize,
+		Workers:        f.workers,
+		SkipUnreadable: f.skipUnreadable,
+		Warn:           func(msg string) { s.warnf("%s", msg) },
+		Target:         target,
+		Trace:          s.gitTrace(),
 	}
-	o.Policy = policy.Options{Dir: configDir(target), Rules: f.rules, RulesExtend: f.rulesExtend,
+	cfgDir, root := configDir(target), target
+	if top, ok := enclosingRepo(target, f.noGit); ok {
+		// A repository's subfolder is scanned as that repository,
+		// limited to it: paths and configuration are the repository's.
+		cfgDir, root = top, top
+	}
+	o.Policy = policy.Options{Dir: cfgDir, Rules: f.rules, RulesExtend: f.rulesExtend,
 		IgnoreFile: f.ignoreFile, Baseline: f.baseline, Log: func(format string, a ...any) { s.hintf(format, a...) }}
 	switch {
 	case target == "-":
@@ -168,7 +181,7 @@ func runScan(ctx context.Context, s *stdio, args []string) error {
 	case f.verify:
 		o.Revoke = pipeline.RevokeStep{Mode: pipeline.RevokeVerify, Options: revokerOptions(s, f.rf)}
 	}
-	ropts := report.Options{NoRedact: f.noRedact, ToolVersion: toolVersion(), Root: target}
+	ropts := report.Options{NoRedact: f.noRedact, ToolVersion: toolVersion(), Root: root}
 	if f.output == "" {
 		ropts.Color = useColor(f.color, s.out)
 	}
@@ -287,6 +300,25 @@ func configDir(target string) string {
 		}
 	}
 	return "."
+}
+
+// enclosingRepo returns the top of the work tree that target is a
+// subfolder (or file) of, as a path from the current directory, when it
+// is scanned as that repository (see pipeline.SourceAuto).
+func enclosingRepo(target string, noGit bool) (string, bool) {
+	if noGit || target == "-" || scanner.IsGitRepo(target) {
+		return "", false
+	}
+	top, _, ok := gitdb.FindWorkTree(target)
+	if !ok {
+		return "", false
+	}
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, top); err == nil {
+			return rel, true
+		}
+	}
+	return top, true
 }
 
 func parseDate(s string) (time.Time, error) {
