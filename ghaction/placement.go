@@ -1,15 +1,12 @@
 package ghaction
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
-
-	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/leakstop/leakstop/gitdb"
 	"github.com/leakstop/leakstop/rules"
@@ -122,11 +119,16 @@ func place(ctx context.Context, g *gitRepo, set *rules.Set, scope Scope, mergeBa
 			}
 		}
 	}
-	head, err := snapshotFindings(ctx, g, d, scope.Head, touched)
+	db, err := gitdb.Open(g.Dir)
+	if err != nil {
+		return nil, p, fmt.Errorf("open git repository %s: %w", g.Dir, err)
+	}
+	defer db.Close()
+	head, err := snapshotFindings(ctx, db, d, scope.Head, touched)
 	if err != nil {
 		return nil, p, err
 	}
-	base, err := snapshotFindings(ctx, g, d, scope.Base, touched)
+	base, err := snapshotFindings(ctx, db, d, scope.Base, touched)
 	if err != nil {
 		return nil, p, err
 	}
@@ -184,29 +186,11 @@ func atHead(now, was []scanner.Location) []scanner.Location {
 
 // snapshotFindings scans the files of commit's tree (only those in paths,
 // when paths is not nil) and returns the locations of each fingerprint.
-func snapshotFindings(ctx context.Context, g *gitRepo, d *scanner.Detector, commit string, paths map[string]bool) (map[string][]scanner.Location, error) {
-	out, err := g.Output(ctx, nil, "ls-tree", "-r", "-z", "--full-tree", commit)
+func snapshotFindings(ctx context.Context, db *gitdb.DB, d *scanner.Detector, commit string, paths map[string]bool) (map[string][]scanner.Location, error) {
+	files, err := snapshotFiles(db, commit, paths)
 	if err != nil {
 		return nil, fmt.Errorf("list the files of %s: %w", short(commit), err)
 	}
-	var files []gitdb.File
-	for _, rec := range bytes.Split(out, []byte{0}) {
-		// <mode> SP <type> SP <object> TAB <path>
-		meta, name, ok := bytes.Cut(rec, []byte{'\t'})
-		if !ok {
-			continue
-		}
-		f := strings.Fields(string(meta))
-		if len(f) != 3 || f[1] != "blob" || f[0] == "120000" || (paths != nil && !paths[string(name)]) {
-			continue
-		}
-		files = append(files, gitdb.File{Path: string(name), Blob: plumbing.NewHash(f[2])})
-	}
-	db, err := gitdb.Open(g.Dir)
-	if err != nil {
-		return nil, fmt.Errorf("open git repository %s: %w", g.Dir, err)
-	}
-	defer db.Close()
 	var mu sync.Mutex
 	hits := map[gitdb.Hash][]scanner.Hit{}
 	blobs := make([]gitdb.Hash, 0, len(files))
@@ -218,11 +202,7 @@ func snapshotFindings(ctx context.Context, g *gitRepo, d *scanner.Detector, comm
 		}
 	}
 	err = db.ReadBlobs(ctx, 2, blobs, func(h gitdb.Hash, data []byte) {
-		text := scanner.Text(data)
-		if text == nil {
-			return
-		}
-		if hs := d.Hits(text); len(hs) > 0 {
+		if hs := d.ContentHits(data); len(hs) > 0 {
 			mu.Lock()
 			hits[h] = hs
 			mu.Unlock()
@@ -247,4 +227,28 @@ func snapshotFindings(ctx context.Context, g *gitRepo, d *scanner.Detector, comm
 		})
 	}
 	return locs, nil
+}
+
+// snapshotFiles lists the files of commit's tree (symbolic links and
+// submodules left out), only those in paths when paths is not nil.
+func snapshotFiles(db *gitdb.DB, commit string, paths map[string]bool) ([]gitdb.File, error) {
+	h, err := db.ResolveCommit(commit)
+	if err != nil {
+		return nil, err
+	}
+	c, err := db.Commit(h)
+	if err != nil {
+		return nil, err
+	}
+	all, err := db.NewTreeWalker(func(gitdb.Hash) bool { return true }).Files(c.Tree)
+	if err != nil {
+		return nil, err
+	}
+	var files []gitdb.File
+	for _, f := range all {
+		if paths == nil || paths[f.Path] {
+			files = append(files, f)
+		}
+	}
+	return files, nil
 }

@@ -150,6 +150,15 @@ func (d *Detector) streamHitsSized(r io.Reader, size int64, window, overlap int)
 	return w.hits(), w.st, nil
 }
 
+// ContentHits returns the hits in one file's content held in memory, read
+// as every source reads it: text in overlapping windows, or the printable
+// runs of binary content. A caller that rescans a blob a source scanned
+// (the Action's head and base snapshots) gets the same hits.
+func (d *Detector) ContentHits(data []byte) []Hit {
+	hits, _ := d.sliceHits(data)
+	return hits
+}
+
 // sliceHits is streamHits over content in memory, without copying it.
 func (d *Detector) sliceHits(data []byte) ([]Hit, streamStats) {
 	return d.sliceHitsSized(data, streamWindow, streamOverlap)

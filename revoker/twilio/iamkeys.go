@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/leakstop/leakstop/secret"
 )
@@ -31,11 +30,8 @@ func iamKeyPath(sid string) string { return iamKeysPath + "/" + sid }
 // Policy is the key's policy as Twilio returned it ({"allow": [...]}), nil
 // for Standard and Main keys.
 type IAMKey struct {
-	SID          string          `json:"sid"`
-	FriendlyName string          `json:"friendly_name"`
-	DateCreated  time.Time       `json:"date_created"`
-	DateUpdated  time.Time       `json:"date_updated"`
-	Policy       json.RawMessage `json:"policy,omitempty"`
+	Key
+	Policy json.RawMessage `json:"policy,omitempty"`
 }
 
 // Restricted reports whether the key has a policy, which only Restricted
@@ -50,21 +46,12 @@ type NewIAMKey struct {
 }
 
 type iamKeyWire struct {
-	SID          *string         `json:"sid"`
-	FriendlyName *string         `json:"friendly_name"`
-	DateCreated  *string         `json:"date_created"`
-	DateUpdated  *string         `json:"date_updated"`
-	Secret       *string         `json:"secret"`
-	Policy       json.RawMessage `json:"policy"`
+	keyWire
+	Policy json.RawMessage `json:"policy"`
 }
 
 func (w *iamKeyWire) key() IAMKey {
-	k := IAMKey{
-		SID:          str(w.SID),
-		FriendlyName: str(w.FriendlyName),
-		DateCreated:  parseDate(w.DateCreated),
-		DateUpdated:  parseDate(w.DateUpdated),
-	}
+	k := IAMKey{Key: w.keyWire.key()}
 	if !isNullJSON(w.Policy) {
 		k.Policy = append(json.RawMessage(nil), w.Policy...)
 	}

@@ -167,21 +167,9 @@ func (s *Server) iamKeys(r *http.Request, p principal, rt route) response {
 // listIAMKeys pages the account's keys: PageSize 1..1000 (default 50),
 // Page, and a meta object with absolute URLs.
 func (s *Server) listIAMKeys(r *http.Request, acct string) response {
-	q := r.URL.Query()
-	size, page := 50, 0
-	if v := q.Get("PageSize"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return badParam("Invalid PageSize: must be an integer from 1 to 1000")
-		}
-		size = n
-	}
-	if v := q.Get("Page"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return badParam("Invalid Page: must be a non-negative integer")
-		}
-		page = n
+	size, page, bad := pageParams(r)
+	if bad != nil {
+		return *bad
 	}
 	var ks []*apiKey
 	for _, k := range s.keys {

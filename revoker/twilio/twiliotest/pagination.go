@@ -19,20 +19,9 @@ type listItem struct {
 // before it). seqOf places a token's SID even if that item is gone.
 func paginate(r *http.Request, path, field string, items []listItem, seqOf func(string) (uint64, bool)) response {
 	q := r.URL.Query()
-	size, page := 50, 0
-	if v := q.Get("PageSize"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return badParam("Invalid PageSize: must be an integer from 1 to 1000")
-		}
-		size = n
-	}
-	if v := q.Get("Page"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return badParam("Invalid Page: must be a non-negative integer")
-		}
-		page = n
+	size, page, bad := pageParams(r)
+	if bad != nil {
+		return *bad
 	}
 	token := q.Get("PageToken")
 	var sel []listItem
@@ -96,4 +85,28 @@ func paginate(r *http.Request, path, field string, items []listItem, seqOf func(
 		"next_page_uri":     next,
 		"previous_page_uri": prev,
 	}}
+}
+
+// pageParams reads PageSize (1..1000, default 50) and Page (from 0), as
+// every Twilio list takes them; bad is the 400 answer to a wrong one.
+func pageParams(r *http.Request) (size, page int, bad *response) {
+	q := r.URL.Query()
+	size = 50
+	if v := q.Get("PageSize"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			b := badParam("Invalid PageSize: must be an integer from 1 to 1000")
+			return 0, 0, &b
+		}
+		size = n
+	}
+	if v := q.Get("Page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			b := badParam("Invalid Page: must be a non-negative integer")
+			return 0, 0, &b
+		}
+		page = n
+	}
+	return size, page, nil
 }
