@@ -4,7 +4,10 @@
 // It covers Actions secrets (repository and organisation, with a real NaCl
 // key pair per repository and organisation so that tests can decrypt what
 // was written), issues and issue comments, pull request reviews and review
-// comments, and rate-limit fault injection. It validates requests the way
+// comments, an organisation's repository listing with GitHub's pagination
+// (repos.go), GitHub App installation tokens (app.go), a real git smart
+// HTTP server for clone_url (gitserver.go), and rate-limit fault
+// injection. It validates requests the way
 // GitHub does where that matters to a client (422 for missing fields, a
 // stale key_id or an encrypted_value that does not open; 401 without an
 // Authorization header) and records every request.
@@ -52,6 +55,15 @@ type Server struct {
 	requests  []Request
 	onRequest []func(Request)
 	remaining int
+
+	orgRepos map[string]*orgListing  // repos.go; key: lower-case org
+	pageSize int                     // repos.go: ForcePageSize
+	apps     map[int64]*appState     // app.go; key: app id
+	lastApp  int64                   // app.go: AddInstallation installs it
+	installs map[int64]*installation // app.go; key: installation id
+	tokens   map[string]time.Time    // app.go: installation token -> expires_at
+	offset   time.Duration           // app.go: Advance moves the fake's clock
+	git      *GitServer              // gitserver.go: serves clone_url when set
 }
 
 // New starts a fake GitHub API and stops it when the test ends.
@@ -102,6 +114,8 @@ func (s *Server) handler() http.Handler {
 	s.routeSecrets(mux)
 	s.routeIssues(mux)
 	s.routePulls(mux)
+	s.routeOrgRepos(mux)
+	s.routeApps(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Not Found")
 	})
@@ -125,6 +139,10 @@ func (s *Server) handler() http.Handler {
 		s.rateHeaders(rw)
 		if !authorized(r) {
 			writeError(rw, http.StatusUnauthorized, "Requires authentication")
+			return
+		}
+		if msg, ok := s.tokenUsable(r); !ok {
+			writeError(rw, http.StatusUnauthorized, msg)
 			return
 		}
 		if s.injectFault(rw, r) {
