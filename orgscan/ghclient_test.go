@@ -16,17 +16,8 @@ import (
 	"github.com/leakstop/leakstop/internal/githubtest"
 )
 
-// failPage injects fault on the first request for listing page page.
-func failPage(f *fixture, page string, fault githubtest.Fault) {
-	done := false
-	f.s.OnRequest(func(r githubtest.Request) {
-		if !done && r.Path == "/orgs/acme/repos" && strings.Contains("&"+r.RawQuery+"&", "&page="+page+"&") {
-			done = true
-			fault.Path = "/orgs/acme/repos"
-			f.s.InjectFault(fault)
-		}
-	})
-}
+// failPage makes the first request for listing page page fail.
+func failPage(f *fixture, page int, fault githubtest.Fault) { f.s.FailListingPage("acme", page, fault) }
 
 func TestRateLimitsMidListing(t *testing.T) {
 	cases := []struct {
@@ -45,7 +36,7 @@ func TestRateLimitsMidListing(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFixture(t, 65)
 			f.s.ForcePageSize(20)
-			failPage(f, "2", c.fault)
+			failPage(f, 2, c.fault)
 			// No request may be sent during the wait.
 			var during []int
 			f.clock.onWait = func(time.Duration) { during = append(during, f.listCalls()) }
@@ -78,7 +69,7 @@ func TestRateLimitsMidListing(t *testing.T) {
 func TestRateLimitTooLongFails(t *testing.T) {
 	f := newFixture(t, 65)
 	f.s.ForcePageSize(20)
-	failPage(f, "2", githubtest.Fault{Kind: githubtest.PrimaryRateLimit, ResetIn: 3 * time.Hour})
+	failPage(f, 2, githubtest.Fault{Kind: githubtest.PrimaryRateLimit, ResetIn: 3 * time.Hour})
 	_, err := ListRepos(context.Background(), f.c, "acme", Filter{})
 	var rle *github.RateLimitError
 	if !errors.As(err, &rle) || !strings.Contains(err.Error(), "page 2") {

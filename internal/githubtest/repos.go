@@ -2,9 +2,11 @@ package githubtest
 
 import (
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -373,4 +375,28 @@ func (s *Server) cloneURL(org, name string) string {
 		return s.git.RepoURL(org, name)
 	}
 	return s.htmlURL("/%s/%s.git", org, name)
+}
+
+// FailListingPage makes the first request for page of org's listing
+// (page 1 when the query has none) fail with f, whatever f.Path says:
+// a rate limit in the middle of a listing. The retry of that page is
+// answered normally.
+func (s *Server) FailListingPage(org string, page int, f Fault) {
+	var once sync.Once
+	f.Path = "/orgs/" + org + "/repos"
+	s.OnRequest(func(r Request) {
+		if r.Method != http.MethodGet || !strings.EqualFold(r.Path, f.Path) {
+			return
+		}
+		p := 1
+		if q, err := url.ParseQuery(r.RawQuery); err == nil && q.Get("page") != "" {
+			p, _ = strconv.Atoi(q.Get("page"))
+		}
+		if p == page {
+			once.Do(func() {
+				s.InjectFault(Fault{Kind: f.Kind, Method: http.MethodGet, Path: r.Path,
+					RetryAfter: f.RetryAfter, Reset: f.Reset, ResetIn: f.ResetIn, Status: f.Status})
+			})
+		}
+	})
 }

@@ -195,13 +195,7 @@ func TestRenameTransferDelete(t *testing.T) {
 func TestListingRateLimitMidway(t *testing.T) {
 	s := New(t)
 	addRepos(s, "acme", 65)
-	injected := false
-	s.OnRequest(func(r Request) {
-		if strings.Contains(r.RawQuery, "page=2") && !injected {
-			injected = true
-			s.InjectFault(Fault{Kind: SecondaryRateLimit, Path: "/orgs/*/repos", RetryAfter: 2 * time.Second})
-		}
-	})
+	s.FailListingPage("acme", 2, Fault{Kind: SecondaryRateLimit, RetryAfter: 2 * time.Second})
 	c := s.Client()
 	ctx := context.Background()
 	opt := &github.RepositoryListByOrgOptions{ListOptions: github.ListOptions{Page: 1}}
@@ -213,5 +207,13 @@ func TestListingRateLimitMidway(t *testing.T) {
 	var are *github.AbuseRateLimitError
 	if !errors.As(err, &are) || are.RetryAfter == nil || *are.RetryAfter != 2*time.Second {
 		t.Fatalf("page 2: %v", err)
+	}
+	c = s.Client() // go-github would refuse to call again before Retry-After
+	if _, _, err := c.Repositories.ListByOrg(ctx, "acme", opt); err != nil {
+		t.Fatalf("page 2 again: %v", err)
+	}
+	opt.Page = 1
+	if _, _, err := c.Repositories.ListByOrg(ctx, "acme", opt); err != nil {
+		t.Fatalf("page 1 again: %v", err)
 	}
 }
