@@ -90,15 +90,16 @@ func apiURLs(apiURL string) (base, upload *url.URL, err error) {
 		apiURL = "https://api.github.com/"
 	}
 	u, err := url.Parse(apiURL)
+	// The URL is quoted only once it is known to hold no credentials.
 	switch {
 	case err != nil:
-		return nil, nil, fmt.Errorf("parse GitHub API URL: %w", err)
-	case u.Scheme != "https" && u.Scheme != "http", u.Host == "":
-		return nil, nil, fmt.Errorf("GitHub API URL %q: want https://HOST[/api/v3]", apiURL)
+		return nil, nil, errors.New("parse GitHub API URL: not a URL")
 	case u.User != nil:
 		return nil, nil, errors.New("GitHub API URL: credentials in a URL are not accepted; pass the token in the environment")
 	case u.RawQuery != "" || u.Fragment != "":
-		return nil, nil, fmt.Errorf("GitHub API URL %q: no query or fragment", apiURL)
+		return nil, nil, errors.New("GitHub API URL: no query or fragment allowed")
+	case u.Scheme != "https" && u.Scheme != "http", u.Host == "":
+		return nil, nil, fmt.Errorf("GitHub API URL %q: want https://HOST[/api/v3]", apiURL)
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/") + "/"
 	up := *u
@@ -130,7 +131,17 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var last *http.Response
 	clock := t.clock
 	clock.Sleep = func(ctx context.Context, d time.Duration) error {
-		t.logWait(req, d, "rate limited")
+		why := "retry"
+		switch {
+		case last == nil:
+		case last.Header.Get("X-RateLimit-Remaining") == "0":
+			why = "primary rate limit"
+		case last.StatusCode == http.StatusForbidden || last.StatusCode == http.StatusTooManyRequests:
+			why = "secondary rate limit"
+		default:
+			why = "server error " + strconv.Itoa(last.StatusCode)
+		}
+		t.logWait(req, d, why)
 		return t.clock.Sleep(ctx, d)
 	}
 	err := t.policy.DoWith(ctx, clock, true, func(ctx context.Context) (*github.Response, error) {
@@ -215,7 +226,7 @@ func (t *transport) observe(resp *http.Response) {
 	var why string
 	if resp.Header.Get("X-RateLimit-Remaining") == "0" {
 		if epoch, err := strconv.ParseInt(resp.Header.Get("X-RateLimit-Reset"), 10, 64); err == nil {
-			until, why = time.Unix(epoch, 0).Add(time.Second), "primary rate limit exhausted"
+			until, why = time.Unix(epoch, 0).Add(time.Second), "primary rate limit"
 		}
 	}
 	if c := resp.StatusCode; c == http.StatusForbidden || c == http.StatusTooManyRequests {

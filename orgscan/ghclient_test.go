@@ -175,7 +175,27 @@ func TestClientURLsAndAuthorization(t *testing.T) {
 		t.Fatalf("other host got Authorization %q", got)
 	}
 
-	c, err := NewClient("", NewStaticToken("x"), ClientOptions{})
+	// A GitHub Enterprise base: every request goes under /api/v3, through
+	// the caller's transport.
+	var paths []string
+	rec := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		paths = append(paths, r.URL.Path)
+		return http.DefaultTransport.RoundTrip(r)
+	})
+	c, err := NewClient(f.s.URL()+"/api/v3/", NewStaticToken(f.s.Token()), ClientOptions{HTTPClient: &http.Client{Transport: rec}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.s.ForcePageSize(1)
+	f.s.AddOrgRepo("acme", githubtest.OrgRepo{Name: "second"})
+	if repos, err := ListRepos(ctx, c, "acme", Filter{}); err != nil || len(repos) != 2 {
+		t.Fatalf("GHE listing: %v %v", repos, err)
+	}
+	if len(paths) != 2 || paths[0] != "/api/v3/orgs/acme/repos" || paths[1] != "/api/v3/orgs/acme/repos" {
+		t.Fatalf("GHE paths %v", paths)
+	}
+
+	c, err = NewClient("", NewStaticToken("x"), ClientOptions{})
 	if err != nil || c.BaseURL.String() != "https://api.github.com/" {
 		t.Fatalf("default: %v %v", c, err)
 	}
@@ -183,10 +203,11 @@ func TestClientURLsAndAuthorization(t *testing.T) {
 	if err != nil || c.BaseURL.String() != "https://ghe.example.com/api/v3/" || c.UploadURL.String() != "https://ghe.example.com/api/uploads/" {
 		t.Fatalf("GHE: %v %v", c, err)
 	}
-	for _, bad := range []string{"ftp://x", "https://user:pw@ghe.example.com/api/v3", "::", "https://h/api/v3?token=x"} {
+	for _, bad := range []string{"ftp://x", "https://user:pw-secret@ghe.example.com/api/v3", "ftp://u:pw-secret@x",
+		"::pw-secret", "https://h/api/v3?token=pw-secret", "ghe.example.com"} {
 		if _, err := NewClient(bad, NewStaticToken("x"), ClientOptions{}); err == nil {
 			t.Errorf("NewClient(%q) worked", bad)
-		} else if strings.Contains(err.Error(), "pw") && strings.Contains(bad, "pw") {
+		} else if strings.Contains(err.Error(), "pw-secret") {
 			t.Errorf("error shows the password: %v", err)
 		}
 	}
@@ -200,3 +221,7 @@ func TestTokenSourceErrorStopsRequest(t *testing.T) {
 		t.Fatalf("err = %v, %d requests", err, len(f.s.Requests()))
 	}
 }
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
