@@ -126,6 +126,29 @@ func (g *GitServer) Push(org, name, work string) {
 		"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
 }
 
+// Corrupt deletes every object of org/name but keeps its refs: the
+// server still advertises the refs, and a fetch of them fails (a broken
+// repository).
+func (g *GitServer) Corrupt(org, name string) {
+	g.t.Helper()
+	objects := filepath.Join(g.Path(org, name), "objects")
+	entries, err := os.ReadDir(objects)
+	if err != nil {
+		g.t.Fatalf("githubtest: corrupt repo: %v", err)
+	}
+	for _, e := range entries {
+		if e.Name() == "info" {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(objects, e.Name())); err != nil {
+			g.t.Fatalf("githubtest: corrupt repo: %v", err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(objects, "pack"), 0o755); err != nil {
+		g.t.Fatalf("githubtest: corrupt repo: %v", err)
+	}
+}
+
 func (g *GitServer) git(dir string, args ...string) {
 	g.t.Helper()
 	cmd := exec.Command("git", args...)

@@ -216,3 +216,17 @@ func TestUploadPackCommand(t *testing.T) {
 		}
 	}
 }
+
+func TestGitServerCorrupt(t *testing.T) {
+	s := New(t)
+	g := NewGitServer(t, t.TempDir(), s)
+	g.AddBare("acme", "broken", workRepo(t, 2))
+	g.Corrupt("acme", "broken")
+	out, err := runGit(t, "", tokenEnv(s.Token()), "ls-remote", g.RepoURL("acme", "broken"))
+	if err != nil || !strings.Contains(out, "refs/heads/main") {
+		t.Fatalf("refs of a broken repo are still advertised: %v\n%s", err, out)
+	}
+	if out, err := runGit(t, "", tokenEnv(s.Token()), "clone", "--quiet", "--mirror", g.RepoURL("acme", "broken"), filepath.Join(t.TempDir(), "b.git")); err == nil {
+		t.Fatalf("clone of a broken repo worked:\n%s", out)
+	}
+}
