@@ -25,6 +25,10 @@ import (
 // name is not checked (GitHub's convention is x-access-token). Without
 // one the answer is 401 with WWW-Authenticate, as GitHub's.
 //
+// Only the smart protocol's reads are served: GET info/refs?service= and
+// POST git-upload-pack; a push (git-receive-pack) is refused with 403,
+// as for a read-only token: nothing leakstop does may write to GitHub.
+//
 // Repository org/name lives at root/org/name.git; the URL path is
 // /org/name.git (the .git suffix may be left out, as on GitHub). Every
 // request is recorded, with the bytes of its response, so that a test
@@ -260,8 +264,16 @@ func (g *GitServer) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(cw, "Invalid username or token. Password authentication is not supported for Git operations.", http.StatusUnauthorized)
 		return
 	}
-	if !ok {
+	smart := (r.Method == http.MethodGet && rest == "/info/refs" && rec.Service != "") ||
+		(r.Method == http.MethodPost && rec.Service != "")
+	if !ok || !smart {
+		// GitHub serves only the smart protocol.
 		http.Error(cw, "Repository not found.", http.StatusNotFound)
+		return
+	}
+	if rec.Service == "git-receive-pack" {
+		// Tokens here read; pushes go through Push, on disk.
+		http.Error(cw, "Permission to "+repo+".git denied.", http.StatusForbidden)
 		return
 	}
 	org, name, _ := strings.Cut(repo, "/")

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -128,6 +129,23 @@ func TestGitServerClone(t *testing.T) {
 	}
 	if n, bytes := g.Fetches("acme/app"); n != 1 || bytes < 100 {
 		t.Fatalf("v0 clone: %d fetches, %d bytes", n, bytes)
+	}
+
+	// A push is refused.
+	mustGit(t, work, "commit", "--quiet", "--allow-empty", "-m", "push")
+	if out, err := runGit(t, work, tokenEnv(s.Token()), "push", g.RepoURL("acme", "app"), "main"); err == nil {
+		t.Fatalf("push over HTTP worked:\n%s", out)
+	}
+	// The dumb protocol is not served.
+	req, _ := http.NewRequest("GET", g.URL()+"/acme/app.git/HEAD", nil)
+	req.SetBasicAuth("x-access-token", s.Token())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Fatalf("dumb GET HEAD: %d", resp.StatusCode)
 	}
 
 	// Without .git, as GitHub allows.
