@@ -17,7 +17,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,6 +33,17 @@ type StaticToken struct{ v secret.Value }
 
 // NewStaticToken wraps tok.
 func NewStaticToken(tok string) StaticToken { return StaticToken{v: secret.New(tok)} }
+
+// TokenFromEnv reads the token from the environment variable name
+// (GITHUB_TOKEN unless --token-env says otherwise); unset or empty is an
+// error naming the variable.
+func TokenFromEnv(name string) (StaticToken, error) {
+	v, ok := os.LookupEnv(name)
+	if !ok || strings.TrimSpace(v) == "" {
+		return StaticToken{}, fmt.Errorf("read GitHub token: environment variable %s is not set or empty", name)
+	}
+	return NewStaticToken(strings.TrimSpace(v)), nil
+}
 
 // Token returns the token; an empty one is an error.
 func (s StaticToken) Token(context.Context) (string, error) {

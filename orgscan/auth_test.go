@@ -44,6 +44,21 @@ func TestStaticTokenIsRedacted(t *testing.T) {
 	}
 }
 
+func TestTokenFromEnv(t *testing.T) {
+	t.Setenv("LEAKSTOP_TEST_GH_TOKEN", " tok-from-env-1234\n")
+	s, err := TokenFromEnv("LEAKSTOP_TEST_GH_TOKEN")
+	if got, _ := s.Token(context.Background()); err != nil || got != "tok-from-env-1234" {
+		t.Fatalf("TokenFromEnv = %q, %v", got, err)
+	}
+	t.Setenv("LEAKSTOP_TEST_GH_TOKEN", "")
+	if _, err := TokenFromEnv("LEAKSTOP_TEST_GH_TOKEN"); err == nil || !strings.Contains(err.Error(), "LEAKSTOP_TEST_GH_TOKEN") {
+		t.Fatalf("empty variable: %v", err)
+	}
+	if _, err := TokenFromEnv("LEAKSTOP_TEST_GH_TOKEN_UNSET"); err == nil {
+		t.Fatal("unset variable accepted")
+	}
+}
+
 func rsaKey(t *testing.T) *rsa.PrivateKey {
 	t.Helper()
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
