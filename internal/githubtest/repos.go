@@ -35,9 +35,10 @@ type OrgRepo struct {
 
 // orgListing is an organisation's repositories, in creation order.
 type orgListing struct {
-	id    int64
-	login string
-	repos []*listedRepo
+	id     int64
+	login  string
+	repos  []*listedRepo
+	byName map[string]bool // lower-case names, so that adding is O(1)
 }
 
 type listedRepo struct {
@@ -64,7 +65,7 @@ func (s *Server) listing(org string) *orgListing {
 	k := strings.ToLower(org)
 	o := s.orgRepos[k]
 	if o == nil {
-		o = &orgListing{id: s.newID(), login: org}
+		o = &orgListing{id: s.newID(), login: org, byName: map[string]bool{}}
 		s.orgRepos[k] = o
 	}
 	return o
@@ -77,7 +78,7 @@ func (s *Server) AddOrgRepo(org string, r OrgRepo) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	o := s.listing(org)
-	if o.find(r.Name) >= 0 {
+	if o.byName[strings.ToLower(r.Name)] {
 		s.t.Fatalf("githubtest: add org repo: %s/%s exists", org, r.Name)
 	}
 	now := s.now()
@@ -89,6 +90,7 @@ func (s *Server) AddOrgRepo(org string, r OrgRepo) int64 {
 	}
 	lr := &listedRepo{OrgRepo: r, id: s.newID(), created: now, updated: r.PushedAt}
 	o.repos = append(o.repos, lr)
+	o.byName[strings.ToLower(r.Name)] = true
 	return lr.id
 }
 
@@ -128,6 +130,8 @@ func (s *Server) RenameRepo(org, name, newName string) {
 	}
 	r := o.repos[i]
 	s.git.move(o.login, r.Name, o.login, newName)
+	delete(o.byName, strings.ToLower(r.Name))
+	o.byName[strings.ToLower(newName)] = true
 	r.Name, r.updated = newName, s.now()
 }
 
@@ -144,9 +148,11 @@ func (s *Server) TransferRepo(org, name, to string) {
 	}
 	r := o.repos[i]
 	o.repos = slices.Delete(o.repos, i, i+1)
+	delete(o.byName, strings.ToLower(r.Name))
 	s.git.move(o.login, r.Name, dst.login, r.Name)
 	r.updated = s.now()
 	dst.repos = append(dst.repos, r)
+	dst.byName[strings.ToLower(r.Name)] = true
 }
 
 // DeleteRepo deletes org/name, and the attached GitServer's copy.
@@ -156,6 +162,7 @@ func (s *Server) DeleteRepo(org, name string) {
 	defer s.mu.Unlock()
 	o, i := s.lookup(org, name)
 	s.git.remove(o.login, o.repos[i].Name)
+	delete(o.byName, strings.ToLower(o.repos[i].Name))
 	o.repos = slices.Delete(o.repos, i, i+1)
 }
 
@@ -240,13 +247,10 @@ func (s *Server) listOrgRepos(w http.ResponseWriter, r *http.Request, match func
 	for _, lr := range org.repos {
 		if keepType(typ, lr) {
 			c := *lr
-			if c.CloneURL == "" {
-				c.CloneURL = s.cloneURL(org.login, c.Name)
-			}
 			repos = append(repos, &c)
 		}
 	}
-	orgID, login := org.id, org.login
+	orgID, login, git := org.id, org.login, s.git
 	s.mu.Unlock()
 
 	sortRepos(repos, sort, dir == "desc")
@@ -254,6 +258,9 @@ func (s *Server) listOrgRepos(w http.ResponseWriter, r *http.Request, match func
 	var body []map[string]any
 	if from := (page - 1) * perPage; from < len(repos) {
 		for _, lr := range repos[from:min(from+perPage, len(repos))] {
+			if lr.CloneURL == "" {
+				lr.CloneURL = s.cloneURL(git, login, lr.Name)
+			}
 			body = append(body, s.repoJSON(orgID, login, lr))
 		}
 	}
@@ -368,11 +375,11 @@ func (s *Server) repoJSON(orgID int64, login string, r *listedRepo) map[string]a
 	}
 }
 
-// cloneURL is where org/name is cloned from: the attached GitServer, or
-// a github.com-style URL on this server. Callers hold s.mu.
-func (s *Server) cloneURL(org, name string) string {
-	if s.git != nil {
-		return s.git.RepoURL(org, name)
+// cloneURL is where org/name is cloned from: the attached GitServer
+// git, or a github.com-style URL on this server.
+func (s *Server) cloneURL(git *GitServer, org, name string) string {
+	if git != nil {
+		return git.RepoURL(org, name)
 	}
 	return s.htmlURL("/%s/%s.git", org, name)
 }
