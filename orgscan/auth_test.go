@@ -109,6 +109,7 @@ func TestAppTokenSourceRenewsBeforeExpiry(t *testing.T) {
 		"pkcs8, installation given": func(f *appFixture) AppConfig {
 			c := f.config(pkcs8(t, f.key))
 			c.InstallationID, c.Org = f.inst, ""
+			c.APIURL = f.s.URL() // a GitHub Enterprise host without /api/v3
 			return c
 		},
 	} {

@@ -102,6 +102,11 @@ func apiURLs(apiURL string) (base, upload *url.URL, err error) {
 		return nil, nil, fmt.Errorf("GitHub API URL %q: want https://HOST[/api/v3]", apiURL)
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/") + "/"
+	// As go-github's WithEnterpriseURLs: a GitHub Enterprise host's API
+	// is under /api/v3/ (the app token source must agree with it).
+	if !strings.HasSuffix(u.Path, "/api/v3/") && !strings.HasPrefix(u.Host, "api.") && !strings.Contains(u.Host, ".api.") {
+		u.Path += "api/v3/"
+	}
 	up := *u
 	if p, ok := strings.CutSuffix(u.Path, "/api/v3/"); ok {
 		up.Path = p + "/api/uploads/"

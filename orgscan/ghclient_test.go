@@ -195,6 +195,17 @@ func TestClientURLsAndAuthorization(t *testing.T) {
 		t.Fatalf("GHE paths %v", paths)
 	}
 
+	for in, want := range map[string]string{
+		"https://ghe.example.com":         "https://ghe.example.com/api/v3/",
+		"https://ghe.example.com/":        "https://ghe.example.com/api/v3/",
+		"https://ghe.example.com/api/v3/": "https://ghe.example.com/api/v3/",
+		"https://api.github.com":          "https://api.github.com/",
+	} {
+		base, _, err := apiURLs(in)
+		if err != nil || base.String() != want {
+			t.Errorf("apiURLs(%q) = %v, %v; want %s", in, base, err, want)
+		}
+	}
 	c, err = NewClient("", NewStaticToken("x"), ClientOptions{})
 	if err != nil || c.BaseURL.String() != "https://api.github.com/" {
 		t.Fatalf("default: %v %v", c, err)
