@@ -7,11 +7,16 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -254,5 +259,66 @@ func TestAppConfigAndSourcePrintNoKey(t *testing.T) {
 	out := fmt.Sprintf("%v %+v %#v %s %v %+v %#v", c, c, c, ts, ts, ts, ts)
 	if strings.Contains(out, line[:20]) || strings.Contains(out, "ghs_") || strings.Contains(out, f.key.D.String()[:20]) {
 		t.Fatalf("printed a credential: %s", out)
+	}
+}
+
+// TestListedReposCloneWithAppToken runs the chain the org scan relies
+// on: list with an installation token, then clone each clone_url from
+// the real git http-backend with the same token, passed in the
+// environment only.
+func TestListedReposCloneWithAppToken(t *testing.T) {
+	f := newAppFixture(t)
+	g := githubtest.NewGitServer(t, t.TempDir(), f.s)
+	work := t.TempDir()
+	gitEnv := []string{"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "HOME=" + t.TempDir(), "GIT_TERMINAL_PROMPT=0",
+		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com"}
+	git := func(dir string, env []string, args ...string) error {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(append(os.Environ(), gitEnv...), env...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("git %s: %w\n%s", args[0], err, out)
+		}
+		return nil
+	}
+	if err := git(work, nil, "init", "--quiet", "--initial-branch=main"); err != nil {
+		t.Fatal(err)
+	}
+	if err := git(work, nil, "commit", "--quiet", "--allow-empty", "-m", "c"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		g.AddBare("acme", fmt.Sprintf("r%d", i), work)
+	}
+	ts, err := NewAppTokenSource(f.config(pkcs1(f.key)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewClient(f.s.URL(), ts, ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	repos, err := ListRepos(ctx, c, "acme", Filter{Exclude: []string{"r2"}})
+	if err != nil || len(repos) != 2 {
+		t.Fatalf("listing: %v %v", repos, err)
+	}
+	tok, err := ts.Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	basic := base64.StdEncoding.EncodeToString([]byte("x-access-token:" + tok))
+	env := []string{"GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=http.extraHeader", "GIT_CONFIG_VALUE_0=Authorization: Basic " + basic}
+	for _, r := range repos {
+		if strings.Contains(r.CloneURL, tok) {
+			t.Fatal("token in the clone URL")
+		}
+		if err := git("", env, "clone", "--quiet", "--mirror", r.CloneURL, filepath.Join(t.TempDir(), r.Name+".git")); err != nil {
+			t.Fatalf("clone %s: %v", r.FullName, err)
+		}
+	}
+	if got := g.FetchedRepos(); len(got) != 2 || slices.Contains(got, "acme/r2") {
+		t.Fatalf("fetched %v", got)
 	}
 }
