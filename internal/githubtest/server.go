@@ -7,10 +7,11 @@
 // comments, an organisation's repository listing with GitHub's pagination
 // (repos.go), GitHub App installation tokens (app.go), a real git smart
 // HTTP server for clone_url (gitserver.go), and rate-limit fault
-// injection. It validates requests the way
-// GitHub does where that matters to a client (422 for missing fields, a
-// stale key_id or an encrypted_value that does not open; 401 without an
-// Authorization header) and records every request.
+// injection. It validates requests the way GitHub does where that matters
+// to a client (422 for missing fields, a stale key_id or an
+// encrypted_value that does not open; 401 without an Authorization
+// header, or with an expired installation token) and records every
+// request.
 //
 // Repositories and organisations exist implicitly: the first request that
 // names one creates it. Pull requests must be registered with
