@@ -8,6 +8,13 @@
 //
 //	go run ./bench/orggen -n 1000 -out "$TMPDIR/org"
 //
+//	GITHUB_TOKEN=t go run ./bench/orggen -serve -out "$TMPDIR/org" -url-file url
+//
+// -serve serves a generated organisation: the GitHub API listing of
+// /orgs/ORG/repos under BASE/api/v3 (paginated with Link headers) and the
+// repositories with the real git http-backend, both requiring the token,
+// and BASE/_stats (pack negotiations and bytes served, for the benchmark).
+//
 // Layout: OUT/ORG/NAME.git (serve OUT with git http-backend as
 // GIT_PROJECT_ROOT) and OUT/manifest.json. Forks are made as GitHub makes
 // them: a separate clone of the parent (git clone --bare --no-hardlinks,
@@ -23,13 +30,16 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
+	"syscall"
 	"time"
 
 	"github.com/sourcegraph/conc/pool"
@@ -78,7 +88,19 @@ func main() {
 	leaks := flag.Int("leaks", 12, "credentials to plant (in about as many repositories)")
 	seed := flag.Uint64("seed", 1, "random seed")
 	jobs := flag.Int("jobs", runtime.NumCPU(), "repositories built at once")
+	doServe := flag.Bool("serve", false, "serve the organisation already generated in -out (fake GitHub API + git http-backend; token from GITHUB_TOKEN) instead of generating")
+	addr := flag.String("addr", "127.0.0.1:0", "with -serve: address to listen on")
+	urlFile := flag.String("url-file", "", "with -serve: file to write the base URL to")
 	flag.Parse()
+	if *doServe {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if err := serve(ctx, *out, *addr, *urlFile, os.Getenv("GITHUB_TOKEN")); err != nil {
+			fmt.Fprintln(os.Stderr, "leakstop: error: orggen:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *out == "" || *n < 1 || *forks < 0 || *forks >= 1 || *jobs < 1 || *leaks < 0 {
 		fmt.Fprintln(os.Stderr, "leakstop: error: orggen: -out is required; -n >= 1, 0 <= -forks < 1, -jobs >= 1, -leaks >= 0")
 		os.Exit(2)

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-github/v60/github"
 	"github.com/leakstop/leakstop/rules"
 	"github.com/leakstop/leakstop/scanner"
 )
@@ -134,4 +137,73 @@ func TestGenerate(t *testing.T) {
 func itoa(n int) string {
 	b, _ := json.Marshal(n)
 	return string(b)
+}
+
+// TestServe lists a generated organisation through go-github, page by
+// page, and clones a repository over HTTP with and without the token.
+func TestServe(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	out := filepath.Join(t.TempDir(), "org")
+	if _, err := Generate(Options{Out: out, Org: "acme", N: 12, ForkRatio: 0.25, Leaks: 2, Seed: 5, Jobs: 2}); err != nil {
+		t.Fatal(err)
+	}
+	tok := "bench-" + strings.Repeat("t", 8)
+	s, err := NewServer(out, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	ctx := context.Background()
+
+	anon, err := github.NewClient(nil).WithEnterpriseURLs(srv.URL+"/api/v3/", srv.URL+"/api/uploads/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := anon.Repositories.ListByOrg(ctx, "acme", nil); err == nil {
+		t.Fatal("listing without a token succeeded")
+	}
+	c := anon.WithAuthToken(tok)
+	var all []*github.Repository
+	opt := &github.RepositoryListByOrgOptions{ListOptions: github.ListOptions{PerPage: 5}}
+	pages := 0
+	for {
+		repos, resp, err := c.Repositories.ListByOrg(ctx, "acme", opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		all = append(all, repos...)
+		if resp.NextPage == 0 {
+			break
+		}
+		opt.Page = resp.NextPage
+	}
+	if len(all) != 12 || pages != 3 {
+		t.Fatalf("listed %d repositories in %d pages, want 12 in 3", len(all), pages)
+	}
+	var r *github.Repository
+	for _, x := range all {
+		if x.GetSize() > 0 {
+			r = x
+			break
+		}
+	}
+	dst := filepath.Join(t.TempDir(), "clone.git")
+	cmd := exec.Command("git", "clone", "-q", "--mirror", r.GetCloneURL(), dst)
+	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_GLOBAL=/dev/null")
+	if err := cmd.Run(); err == nil {
+		t.Fatal("clone without the token succeeded")
+	}
+	auth := "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte("x-access-token:"+tok))
+	cmd = exec.Command("git", "-c", "http.extraHeader="+auth, "clone", "-q", "--mirror", r.GetCloneURL(), dst)
+	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_GLOBAL=/dev/null")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("clone %s: %v: %s", r.GetCloneURL(), err, b)
+	}
+	if s.fetches.Load() == 0 || s.packBytes.Load() == 0 {
+		t.Errorf("stats did not count the fetch: %d posts, %d bytes", s.fetches.Load(), s.packBytes.Load())
+	}
 }
