@@ -87,7 +87,7 @@ func main() {
 	forks := flag.Float64("forks", 0.2, "share of the repositories that are forks")
 	leaks := flag.Int("leaks", 12, "credentials to plant (in about as many repositories)")
 	seed := flag.Uint64("seed", 1, "random seed")
-	jobs := flag.Int("jobs", runtime.NumCPU(), "repositories built at once")
+	jobs := flag.Int("jobs", 2*runtime.NumCPU(), "repositories built at once (git processes mostly wait: twice the CPUs)")
 	doServe := flag.Bool("serve", false, "serve the organisation already generated in -out (fake GitHub API + git http-backend; token from GITHUB_TOKEN) instead of generating")
 	addr := flag.String("addr", "127.0.0.1:0", "with -serve: address to listen on")
 	urlFile := flag.String("url-file", "", "with -serve: file to write the base URL to")
