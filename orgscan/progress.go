@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -156,6 +157,18 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
+// tokenLike matches what must not reach a log even if an error carried
+// it: GitHub tokens (classic, fine-grained, App installation and user
+// tokens), the user information of a URL, an Authorization header's value.
+var tokenLike = regexp.MustCompile(`gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|(://)[^/@\s]+@|((?i:authorization):\s*\S+\s+)\S+`)
+
+// errorText is err's message with anything token-like replaced by
+// "[redacted]": errors should never hold a token; this makes sure one
+// that does is not printed.
+func errorText(err error) string {
+	return tokenLike.ReplaceAllString(err.Error(), "${1}${2}[redacted]")
+}
+
 // LogProgress writes one structured log line per repository done or
 // failed, and a summary, for logs and CI (no terminal).
 type LogProgress struct {
@@ -195,7 +208,7 @@ func (p *LogProgress) RepoDone(r Repo, bytes int64, err error) {
 	}
 	attrs := []any{"repo", r.FullName, "id", r.ID, "bytes", bytes, "duration_ms", d.Milliseconds()}
 	if err != nil {
-		p.l.Warn("repository failed", append(attrs, "error", err.Error())...)
+		p.l.Warn("repository failed", append(attrs, "error", errorText(err))...)
 		return
 	}
 	p.l.Info("repository scanned", attrs...)
@@ -310,7 +323,7 @@ func (tp *TTYProgress) RepoDone(r Repo, bytes int64, err error) {
 	}
 	if err != nil {
 		// Printed above the bars, which stay at the bottom.
-		fmt.Fprintf(tp.p, "leakstop: error: %s: %v\n", r.FullName, err)
+		fmt.Fprintf(tp.p, "leakstop: error: %s: %s\n", r.FullName, errorText(err))
 	}
 	tp.bar.Increment()
 }

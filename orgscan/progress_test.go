@@ -237,3 +237,29 @@ func TestHumanBytes(t *testing.T) {
 		}
 	}
 }
+
+func TestErrorTextRedactsTokens(t *testing.T) {
+	tok := "ghs_" + strings.Repeat("A1b2", 9)
+	pat := "github_pat_" + strings.Repeat("x9Y_", 15)
+	for _, tc := range []struct{ in, want string }{
+		{"fetch acme/r: exit status 128", "fetch acme/r: exit status 128"},
+		{"clone https://x-access-token:" + tok + "@github.com/acme/r.git: denied", "clone https://[redacted]github.com/acme/r.git: denied"},
+		{"token " + tok + " rejected", "token [redacted] rejected"},
+		{"bad " + pat, "bad [redacted]"},
+		{"request had Authorization: Bearer " + tok, "request had Authorization: Bearer [redacted]"},
+	} {
+		got := errorText(errors.New(tc.in))
+		if got != tc.want {
+			t.Errorf("errorText(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+		if strings.Contains(got, tok) || strings.Contains(got, pat) {
+			t.Errorf("token left in %q", got)
+		}
+	}
+	var buf syncBuffer
+	p := NewLogProgress(slog.New(slog.NewJSONHandler(&buf, nil)))
+	p.RepoDone(testRepo(1), 0, errors.New("fetch https://u:"+tok+"@h/r.git"))
+	if strings.Contains(buf.String(), tok) {
+		t.Errorf("the log holds the token: %s", buf.String())
+	}
+}
