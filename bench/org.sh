@@ -24,9 +24,14 @@ THREADS=${THREADS:-2}            # --workers of each process
 STATE_DSN=${STATE_DSN:-}
 ORG_DIR="$BENCH_DIR/org-$N-$SEED"
 mkdir -p "$BENCH_DIR"
-go build -o "$BENCH_DIR/leakstop" ./cmd/leakstop
 go build -o "$BENCH_DIR/orggen" ./bench/orggen
-LEAKSTOP="$BENCH_DIR/leakstop"
+# LEAKSTOP_BIN: an already built leakstop (default: build this tree's).
+if [[ -n ${LEAKSTOP_BIN:-} ]]; then
+  LEAKSTOP=$LEAKSTOP_BIN
+else
+  go build -o "$BENCH_DIR/leakstop" ./cmd/leakstop
+  LEAKSTOP="$BENCH_DIR/leakstop"
+fi
 
 # --- generation ------------------------------------------------------------
 if [[ ! -f $ORG_DIR/manifest.json ]]; then
