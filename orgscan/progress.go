@@ -302,6 +302,25 @@ func (tp *TTYProgress) activeLine(w io.Writer, st decor.Statistics) error {
 	return err
 }
 
+// Write prints p above the bars (which stay at the bottom of the
+// terminal), or straight to the writer after Finish: give it to a logger
+// (slog.NewTextHandler(tp, nil)) so that log lines do not tear the
+// display. Write whole lines.
+func (tp *TTYProgress) Write(p []byte) (int, error) {
+	tp.t.mu.Lock()
+	closed := tp.t.closed
+	tp.t.mu.Unlock()
+	if closed {
+		return tp.w.Write(p)
+	}
+	n, err := tp.p.Write(p)
+	if err != nil {
+		// The display stopped meanwhile (Finish): write directly.
+		return tp.w.Write(p)
+	}
+	return n, nil
+}
+
 // Round implements Progress.
 func (tp *TTYProgress) Round(total int) {
 	tp.t.mu.Lock()

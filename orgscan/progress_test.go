@@ -263,3 +263,23 @@ func TestErrorTextRedactsTokens(t *testing.T) {
 		t.Errorf("the log holds the token: %s", buf.String())
 	}
 }
+
+func TestTTYProgressWriteAboveBars(t *testing.T) {
+	var buf syncBuffer
+	p := NewTTYProgress(&buf)
+	l := slog.New(slog.NewTextHandler(p, nil))
+	p.Round(1)
+	l.Info("listing done", "repos", 1)
+	p.RepoDone(testRepo(1), 1, nil)
+	p.Finish()
+	l.Info("after finish")
+	out := ansi.ReplaceAllString(buf.String(), "")
+	for _, want := range []string{"msg=\"listing done\" repos=1\n", "leakstop: org scan: 1/1", "msg=\"after finish\"\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Index(out, "after finish") < strings.Index(out, "leakstop: org scan:") {
+		t.Errorf("a line written after Finish came before the summary:\n%s", out)
+	}
+}
