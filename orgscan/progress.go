@@ -106,8 +106,8 @@ func (t *tally) end(r Repo, bytes int64, err error) (time.Duration, bool) {
 	return d, true
 }
 
-// Summary is the final count of a round, as Finish reports it.
-type Summary struct {
+// summary is the final count of a round, as Finish reports it.
+type summary struct {
 	Total    int
 	Done     int
 	Failed   int
@@ -116,32 +116,32 @@ type Summary struct {
 }
 
 // BytesPerSecond is the scan rate over the whole round.
-func (s Summary) BytesPerSecond() float64 {
+func (s summary) BytesPerSecond() float64 {
 	if s.Duration <= 0 {
 		return 0
 	}
 	return float64(s.Bytes) / s.Duration.Seconds()
 }
 
-func (s Summary) String() string {
+func (s summary) String() string {
 	return fmt.Sprintf("%d/%d repositories done, %d failed, %s in %s (%s/s)",
 		s.Done, s.Total, s.Failed, humanBytes(s.Bytes), s.Duration.Round(time.Millisecond), humanBytes(int64(s.BytesPerSecond())))
 }
 
 // close marks the tally finished and returns its summary; false if it
 // already was.
-func (t *tally) close() (Summary, bool) {
+func (t *tally) close() (summary, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
-		return Summary{}, false
+		return summary{}, false
 	}
 	t.closed = true
 	return t.summaryLocked(), true
 }
 
-func (t *tally) summaryLocked() Summary {
-	return Summary{Total: t.total, Done: t.done, Failed: t.failed, Bytes: t.bytes, Duration: time.Since(t.start)}
+func (t *tally) summaryLocked() summary {
+	return summary{Total: t.total, Done: t.done, Failed: t.failed, Bytes: t.bytes, Duration: time.Since(t.start)}
 }
 
 func humanBytes(n int64) string {
