@@ -1,0 +1,716 @@
+package orgscan
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode"
+
+	"github.com/riverqueue/river"
+	"github.com/sourcegraph/conc/panics"
+
+	"github.com/leakstop/leakstop/state"
+)
+
+// A round is one scan of every repository of the organisations, shared by
+// the worker processes that run it. The first process to arrive creates
+// it; one process lists the repositories (a job of its own, so that if the
+// lister dies another lists); every repository is then one job, scanned
+// by exactly one process; each process works until no job of the round is
+// left, and returns. A process that dies loses nothing: after its lease
+// its job is run by another.
+
+// DefaultLease is how long a repository's job may run before it is given
+// to another worker.
+const DefaultLease = 30 * time.Minute
+
+// DefaultWorkers is how many repositories a process scans at once unless
+// told otherwise.
+const DefaultWorkers = 2
+
+// RoundOptions configure RunRound.
+type RoundOptions struct {
+	// DSN names the state database (the --state DSN): an SQLite path or a
+	// postgres:// URL, as state.Open takes it. The round's tables and
+	// River's job queue live there, in the DSN's schema.
+	DSN string
+	// Round is empty to join the open round or start a new one, or a name
+	// shared by all workers of one run (a CI run id, say): they join the
+	// round of that name, and one that arrives after it completed gets its
+	// result without scanning again.
+	Round string
+	// Workers is how many repositories this process scans at once:
+	// DefaultWorkers if 0.
+	Workers int
+	// Lease is how long a job may run before it is given to another worker
+	// (its process is presumed dead): DefaultLease if 0. A job still
+	// running at its lease has its context cancelled. It must exceed the
+	// longest scan of one repository.
+	Lease time.Duration
+	// List returns the repositories of the round. It is called by one
+	// process per round (by another only if that one died while listing).
+	// An error fails the round: every process's RunRound returns a
+	// *ListError.
+	List func(ctx context.Context) ([]Repo, error)
+	// Scan scans one repository. It is called once per repository per
+	// round (again only if its process died or overran the lease). An
+	// error, or a panic, is recorded as the repository's failure, with
+	// its reason, and the round goes on.
+	Scan func(ctx context.Context, r Repo) error
+	// OnEvent, if set, is told of the round's progress. Calls are
+	// serialised.
+	OnEvent func(Event)
+	// Log receives the queue's warnings and errors; none if nil.
+	Log *slog.Logger
+}
+
+// RoundResult is a finished round, read from the database, so every
+// process of the round reports the same.
+type RoundResult struct {
+	ID       string
+	Started  time.Time
+	Finished time.Time
+	// Repos are all the repositories listed, by id.
+	Repos []Repo
+	// Failed maps the id of each repository that could not be scanned to
+	// the reason.
+	Failed map[int64]string
+	// Scanned is how many repositories this process scanned.
+	Scanned int
+}
+
+// EventKind says what an Event reports.
+type EventKind string
+
+// Event kinds.
+const (
+	EventJoined      EventKind = "joined"       // the process joined (or created) the round
+	EventListed      EventKind = "listed"       // this process listed Total repositories
+	EventRepoStarted EventKind = "repo-started" // this process started scanning Repo
+	EventRepoDone    EventKind = "repo-done"    // this process scanned Repo
+	EventRepoFailed  EventKind = "repo-failed"  // Repo could not be scanned: Reason
+	EventRoundDone   EventKind = "round-done"   // no job of the round is left
+)
+
+// Event is a step of a round, as this process saw it.
+type Event struct {
+	Kind  EventKind
+	Round string
+	// Created is set on EventJoined when this process created the round.
+	Created bool
+	// Total is the number of repositories listed (EventListed).
+	Total int
+	// Repo is set on repository events.
+	Repo   Repo
+	Reason string
+}
+
+// ListError is a round's failure to list its repositories.
+type ListError struct {
+	Round  string
+	Reason string
+}
+
+func (e *ListError) Error() string {
+	return fmt.Sprintf("round %s: list repositories: %s", e.Round, e.Reason)
+}
+
+// RunRound joins or starts a round (see RoundOptions.Round), works its
+// jobs with o.Workers at once until none is left, and returns the round's
+// result. Cancelling ctx stops this process (its running jobs go back to
+// the queue) and RunRound returns ctx's error; the round goes on with the
+// other processes.
+func RunRound(ctx context.Context, o RoundOptions) (RoundResult, error) {
+	if err := o.check(); err != nil {
+		return RoundResult{}, err
+	}
+	if o.Workers == 0 {
+		o.Workers = DefaultWorkers
+	}
+	if o.Lease == 0 {
+		o.Lease = DefaultLease
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	st, err := state.Open(ctx, o.DSN, state.Options{Schemas: []state.Schema{queueSchema}})
+	if err != nil {
+		return RoundResult{}, fmt.Errorf("run round: %w", err)
+	}
+	defer st.Close()
+	r := &roundRun{o: o, st: st, worker: workerName()}
+	return r.run(ctx)
+}
+
+func (o RoundOptions) check() error {
+	switch {
+	case o.DSN == "":
+		return errors.New("run round: no state DSN")
+	case o.List == nil || o.Scan == nil:
+		return errors.New("run round: List and Scan are required")
+	case o.Workers < 0 || o.Lease < 0:
+		return errors.New("run round: Workers and Lease must not be negative")
+	case len(o.Round) > 200 || strings.IndexFunc(o.Round, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0:
+		return fmt.Errorf("run round: round name %q: want at most 200 printable characters", o.Round)
+	}
+	return nil
+}
+
+// workerName identifies this process in the round's records.
+func workerName() string {
+	h, err := os.Hostname()
+	if err != nil {
+		h = "unknown"
+	}
+	return fmt.Sprintf("%s:%d", h, os.Getpid())
+}
+
+// roundRun is one process's part in a round.
+type roundRun struct {
+	o      RoundOptions
+	st     state.Store
+	q      jobQueue
+	worker string
+	id     string
+
+	scanned atomic.Int64
+	eventMu sync.Mutex
+}
+
+func (r *roundRun) event(e Event) {
+	if r.o.OnEvent == nil {
+		return
+	}
+	e.Round = r.id
+	r.eventMu.Lock()
+	defer r.eventMu.Unlock()
+	r.o.OnEvent(e)
+}
+
+func (r *roundRun) run(ctx context.Context) (RoundResult, error) {
+	rd, created, err := joinRound(ctx, r.st, r.o.Round)
+	if err != nil {
+		return RoundResult{}, err
+	}
+	r.id = rd.id
+	r.event(Event{Kind: EventJoined, Created: created})
+	if rd.state != roundOpen {
+		return r.result(ctx, rd)
+	}
+	sqlitePath := ""
+	if r.st.Dialect() == "sqlite" {
+		sqlitePath = r.st.Location()
+	}
+	r.q, err = openQueue(ctx, r.st.Dialect(), sqlitePath, r.o.DSN, queueConfig{
+		queue:   roundQueue(r.id),
+		workers: r.o.Workers,
+		lease:   r.o.Lease,
+		log:     warnings(r.o.Log),
+		add: func(w *river.Workers) {
+			river.AddWorker(w, &listWorker{r: r})
+			river.AddWorker(w, &repoWorker{r: r})
+		},
+	})
+	if err != nil {
+		return RoundResult{}, fmt.Errorf("run round %s: %w", r.id, err)
+	}
+	defer r.q.close()
+	if rd.listedAt == 0 {
+		if err := r.q.insert(ctx, []river.InsertManyParams{{Args: listArgs{Round: r.id}, InsertOpts: r.insertOpts()}}); err != nil {
+			return RoundResult{}, fmt.Errorf("run round %s: queue listing: %w", r.id, err)
+		}
+	}
+	workCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	if err := r.q.start(workCtx); err != nil {
+		return RoundResult{}, fmt.Errorf("run round %s: %w", r.id, err)
+	}
+	rd, err = r.wait(ctx)
+	if err != nil {
+		stopCtx, stopCancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer stopCancel()
+		r.q.stop(stopCtx, true) //nolint:errcheck // the wait's error is the one to report
+		return RoundResult{}, err
+	}
+	if err := r.q.stop(ctx, false); err != nil {
+		return RoundResult{}, fmt.Errorf("run round %s: %w", r.id, err)
+	}
+	r.event(Event{Kind: EventRoundDone})
+	return r.result(ctx, rd)
+}
+
+// insertOpts puts a job in the round's queue, unique by its args'
+// river:"unique" fields.
+func (r *roundRun) insertOpts() *river.InsertOpts {
+	return &river.InsertOpts{Queue: roundQueue(r.id), MaxAttempts: maxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// wait polls the round until it is no longer open, completing it when no
+// job of it is left, and rescuing the jobs of dead workers meanwhile.
+func (r *roundRun) wait(ctx context.Context) (round, error) {
+	tick := time.NewTicker(pollInterval(r.o.Lease))
+	defer tick.Stop()
+	rescueAfter := r.o.Lease + leaseGrace(r.o.Lease)
+	for {
+		rd, err := readRound(ctx, r.st, r.id)
+		if err != nil {
+			return round{}, err
+		}
+		if rd.state != roundOpen {
+			return rd, nil
+		}
+		if n, err := r.q.rescue(ctx, time.Now().Add(-rescueAfter)); err != nil {
+			r.o.Log.WarnContext(ctx, "rescue jobs of dead workers", "round", r.id, "error", err.Error())
+		} else if n > 0 {
+			r.o.Log.InfoContext(ctx, "gave jobs of dead workers back to the queue", "round", r.id, "jobs", n)
+		}
+		active, err := r.q.active(ctx)
+		if err != nil {
+			return round{}, fmt.Errorf("run round %s: %w", r.id, err)
+		}
+		if !active {
+			rd, err := finishRound(ctx, r.st, r.id)
+			if err != nil {
+				return round{}, err
+			}
+			if rd.state != roundOpen {
+				return rd, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return round{}, fmt.Errorf("run round %s: %w", r.id, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// result reads a finished round.
+func (r *roundRun) result(ctx context.Context, rd round) (RoundResult, error) {
+	res := RoundResult{ID: rd.id, Started: fromMicros(rd.startedAt), Finished: fromMicros(rd.finishedAt),
+		Failed: map[int64]string{}, Scanned: int(r.scanned.Load())}
+	if rd.state == roundFailed {
+		return res, &ListError{Round: rd.id, Reason: rd.err}
+	}
+	repos, err := roundRepos(ctx, r.st, rd.id)
+	if err != nil {
+		return res, err
+	}
+	for _, rr := range repos {
+		res.Repos = append(res.Repos, rr.repo)
+		if rr.state == repoFailed {
+			res.Failed[rr.repo.ID] = rr.reason
+		}
+	}
+	return res, nil
+}
+
+// listWorker runs a round's listing job.
+type listWorker struct {
+	river.WorkerDefaults[listArgs]
+	r *roundRun
+}
+
+func (w *listWorker) Work(ctx context.Context, job *river.Job[listArgs]) error {
+	r := w.r
+	rd, err := readRound(ctx, r.st, r.id)
+	if err != nil {
+		return err
+	}
+	if rd.state != roundOpen || rd.listedAt != 0 {
+		return nil
+	}
+	var repos []Repo
+	var pc panics.Catcher
+	pc.Try(func() { repos, err = r.o.List(ctx) })
+	if rec := pc.Recovered(); rec != nil {
+		err = fmt.Errorf("panic: %v", rec.Value)
+	}
+	if err != nil {
+		if ctx.Err() != nil && job.Attempt < job.MaxAttempts {
+			return fmt.Errorf("list repositories: %w", err) // lease over or stopping: another process lists
+		}
+		return failRound(context.WithoutCancel(ctx), r.st, r.id, err.Error())
+	}
+	seen := map[int64]bool{}
+	uniq := repos[:0:0]
+	for _, rp := range repos {
+		if !seen[rp.ID] {
+			seen[rp.ID] = true
+			uniq = append(uniq, rp)
+		}
+	}
+	// The repositories are recorded before their jobs exist, and the round
+	// marked listed only after: a lister that dies in between leaves a
+	// listing job that the next lister redoes, its duplicates skipped.
+	if err := addRepos(ctx, r.st, r.id, uniq); err != nil {
+		return err
+	}
+	params := make([]river.InsertManyParams, 0, len(uniq))
+	for _, rp := range uniq {
+		params = append(params, river.InsertManyParams{Args: repoArgs{Round: r.id, RepoID: rp.ID, Repo: rp}, InsertOpts: r.insertOpts()})
+	}
+	if err := r.q.insert(ctx, params); err != nil {
+		return fmt.Errorf("queue repositories: %w", err)
+	}
+	if err := markListed(ctx, r.st, r.id, len(uniq)); err != nil {
+		return err
+	}
+	r.event(Event{Kind: EventListed, Total: len(uniq)})
+	return nil
+}
+
+// repoWorker runs a repository's job.
+type repoWorker struct {
+	river.WorkerDefaults[repoArgs]
+	r *roundRun
+}
+
+func (w *repoWorker) Work(ctx context.Context, job *river.Job[repoArgs]) error {
+	r, rp := w.r, job.Args.Repo
+	r.event(Event{Kind: EventRepoStarted, Repo: rp})
+	var err error
+	var pc panics.Catcher
+	pc.Try(func() { err = r.o.Scan(ctx, rp) })
+	if rec := pc.Recovered(); rec != nil {
+		err = fmt.Errorf("panic: %v", rec.Value)
+	}
+	if err != nil && ctx.Err() != nil && job.Attempt < job.MaxAttempts {
+		// The lease ran out, or this process is stopping: the job goes
+		// back to the queue for another attempt.
+		return fmt.Errorf("scan %s: %w", rp.FullName, err)
+	}
+	r.scanned.Add(1)
+	reason := ""
+	if err != nil {
+		reason = err.Error()
+	}
+	// Recorded even if the job's context has just ended: the scan is done.
+	recCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	if err := finishRepo(recCtx, r.st, r.id, rp.ID, r.worker, reason); err != nil {
+		return err
+	}
+	if reason != "" {
+		r.event(Event{Kind: EventRepoFailed, Repo: rp, Reason: reason})
+	} else {
+		r.event(Event{Kind: EventRepoDone, Repo: rp})
+	}
+	return nil
+}
+
+// warnings passes on a logger's records of level Warn and above: River
+// logs every job at Info.
+func warnings(l *slog.Logger) *slog.Logger {
+	return slog.New(minLevel{l.Handler(), slog.LevelWarn})
+}
+
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(a []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(a), h.min}
+}
+func (h minLevel) WithGroup(n string) slog.Handler { return minLevel{h.Handler.WithGroup(n), h.min} }
+
+// newRoundID names a round that was not given a name.
+func newRoundID(now time.Time) (string, error) {
+	b := make([]byte, 4)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("name round: %w", err)
+	}
+	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b), nil
+}
+
+func repoJSON(rp Repo) (string, error) {
+	b, err := json.Marshal(rp)
+	if err != nil {
+		return "", fmt.Errorf("encode repository %d: %w", rp.ID, err)
+	}
+	return string(b), nil
+}
+
+func fromMicros(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(us).UTC()
+}
+
+// The round's own tables, in the state database (state.Options.Schemas):
+// River's jobs say what is left to do; these say what a round is and what
+// became of each repository, and outlive River's cleanup of finished jobs.
+var queueSchema = state.Schema{
+	Name: "orgqueue",
+	Migrations: [][]string{
+		1: {
+			`CREATE TABLE orgqueue_rounds (
+				id          TEXT PRIMARY KEY,
+				named       INTEGER NOT NULL,
+				state       TEXT NOT NULL CHECK (state IN ('open', 'complete', 'failed')),
+				error       TEXT NOT NULL DEFAULT '',
+				repos       INTEGER NOT NULL DEFAULT 0,
+				started_at  BIGINT NOT NULL,
+				listed_at   BIGINT NOT NULL DEFAULT 0,
+				finished_at BIGINT NOT NULL DEFAULT 0
+			)`,
+			`CREATE INDEX orgqueue_rounds_open ON orgqueue_rounds (named, state, started_at)`,
+			`CREATE TABLE orgqueue_repos (
+				round_id    TEXT NOT NULL REFERENCES orgqueue_rounds (id),
+				repo_id     BIGINT NOT NULL,
+				full_name   TEXT NOT NULL,
+				repo        TEXT NOT NULL,
+				state       TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'done', 'failed')),
+				reason      TEXT NOT NULL DEFAULT '',
+				worker      TEXT NOT NULL DEFAULT '',
+				finished_at BIGINT NOT NULL DEFAULT 0,
+				PRIMARY KEY (round_id, repo_id)
+			)`,
+		},
+	},
+}
+
+// Round and repository states in the round's tables.
+const (
+	roundOpen     = "open"
+	roundComplete = "complete"
+	roundFailed   = "failed"
+	repoQueued    = "queued"
+	repoDone      = "done"
+	repoFailed    = "failed"
+)
+
+type round struct {
+	id                              string
+	state, err                      string
+	startedAt, listedAt, finishedAt int64
+}
+
+const roundColumns = `id, state, error, started_at, listed_at, finished_at`
+
+func scanRound(row interface{ Scan(...any) error }) (round, error) {
+	var rd round
+	err := row.Scan(&rd.id, &rd.state, &rd.err, &rd.startedAt, &rd.listedAt, &rd.finishedAt)
+	return rd, err
+}
+
+// joinRound returns the round named name, or for "" the latest open
+// unnamed one, creating it if there is none; created says whether it did.
+func joinRound(ctx context.Context, st state.Store, name string) (rd round, created bool, err error) {
+	err = st.Tx(ctx, func(tx state.Tx) error {
+		if st.Dialect() == "postgres" {
+			// Serialise joiners, so that two cannot both create a round.
+			// (An SQLite transaction holds the write lock already.)
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('leakstop orgqueue rounds ' || current_schema(), 0))`); err != nil {
+				return err
+			}
+		}
+		q := `SELECT ` + roundColumns + ` FROM orgqueue_rounds WHERE id = ?`
+		args := []any{name}
+		if name == "" {
+			q = `SELECT ` + roundColumns + ` FROM orgqueue_rounds WHERE named = 0 AND state = 'open' ORDER BY started_at DESC LIMIT 1`
+			args = nil
+		}
+		rd, err = scanRound(tx.QueryRow(ctx, q, args...))
+		if err == nil || !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		now, err := tx.Now(ctx)
+		if err != nil {
+			return err
+		}
+		rd = round{id: name, state: roundOpen, startedAt: now.UnixMicro()}
+		named := 1
+		if name == "" {
+			named = 0
+			if rd.id, err = newRoundID(now); err != nil {
+				return err
+			}
+		}
+		created = true
+		_, err = tx.Exec(ctx, `INSERT INTO orgqueue_rounds (id, named, state, started_at) VALUES (?, ?, 'open', ?)`, rd.id, named, rd.startedAt)
+		return err
+	})
+	if err != nil {
+		return round{}, false, fmt.Errorf("join round: %w", err)
+	}
+	return rd, created, nil
+}
+
+func readRound(ctx context.Context, st state.Store, id string) (rd round, err error) {
+	err = st.Tx(ctx, func(tx state.Tx) error {
+		rd, err = scanRound(tx.QueryRow(ctx, `SELECT `+roundColumns+` FROM orgqueue_rounds WHERE id = ?`, id))
+		return err
+	})
+	if err != nil {
+		return round{}, fmt.Errorf("read round %s: %w", id, err)
+	}
+	return rd, nil
+}
+
+// finishRound completes the open round id, its queue being empty: a
+// repository whose job ended without a result (its workers kept dying, or
+// overran the lease, until its attempts ran out) is recorded as failed. A
+// round never listed failed to list. It returns the round as it is then.
+func finishRound(ctx context.Context, st state.Store, id string) (rd round, err error) {
+	err = st.Tx(ctx, func(tx state.Tx) error {
+		rd, err = scanRound(tx.QueryRow(ctx, `SELECT `+roundColumns+` FROM orgqueue_rounds WHERE id = ?`+tx.ForUpdate(), id))
+		if err != nil || rd.state != roundOpen {
+			return err
+		}
+		now, err := tx.Now(ctx)
+		if err != nil {
+			return err
+		}
+		rd.finishedAt = now.UnixMicro()
+		if rd.listedAt == 0 {
+			rd.state, rd.err = roundFailed, fmt.Sprintf("the listing job ended without a listing after %d attempts (its workers died or overran the lease)", maxAttempts)
+		} else {
+			rd.state = roundComplete
+			if _, err := tx.Exec(ctx, `UPDATE orgqueue_repos SET state = 'failed', reason = ?, finished_at = ? WHERE round_id = ? AND state = 'queued'`,
+				fmt.Sprintf("not scanned: %d attempts ended without a result (the workers died or overran the lease)", maxAttempts), rd.finishedAt, id); err != nil {
+				return err
+			}
+		}
+		_, err = tx.Exec(ctx, `UPDATE orgqueue_rounds SET state = ?, error = ?, finished_at = ? WHERE id = ?`, rd.state, rd.err, rd.finishedAt, id)
+		return err
+	})
+	if err != nil {
+		return round{}, fmt.Errorf("finish round %s: %w", id, err)
+	}
+	return rd, nil
+}
+
+// failRound records that the round could not list its repositories.
+func failRound(ctx context.Context, st state.Store, id, reason string) error {
+	err := st.Tx(ctx, func(tx state.Tx) error {
+		now, err := tx.Now(ctx)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE orgqueue_rounds SET state = 'failed', error = ?, finished_at = ? WHERE id = ? AND state = 'open'`,
+			truncate(reason), now.UnixMicro(), id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("fail round %s: %w", id, err)
+	}
+	return nil
+}
+
+// addRepos records the round's repositories; ones already recorded (by a
+// lister that died) are kept.
+func addRepos(ctx context.Context, st state.Store, id string, repos []Repo) error {
+	err := st.Tx(ctx, func(tx state.Tx) error {
+		for _, rp := range repos {
+			j, err := repoJSON(rp)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO orgqueue_repos (round_id, repo_id, full_name, repo) VALUES (?, ?, ?, ?)
+				ON CONFLICT (round_id, repo_id) DO NOTHING`, id, rp.ID, rp.FullName, j); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record repositories of round %s: %w", id, err)
+	}
+	return nil
+}
+
+func markListed(ctx context.Context, st state.Store, id string, n int) error {
+	err := st.Tx(ctx, func(tx state.Tx) error {
+		now, err := tx.Now(ctx)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE orgqueue_rounds SET listed_at = ?, repos = ? WHERE id = ? AND listed_at = 0`, now.UnixMicro(), n, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("mark round %s listed: %w", id, err)
+	}
+	return nil
+}
+
+// finishRepo records a repository's scan: done, or failed for reason.
+func finishRepo(ctx context.Context, st state.Store, id string, repoID int64, worker, reason string) error {
+	s := repoDone
+	if reason != "" {
+		s = repoFailed
+	}
+	err := st.Tx(ctx, func(tx state.Tx) error {
+		now, err := tx.Now(ctx)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE orgqueue_repos SET state = ?, reason = ?, worker = ?, finished_at = ? WHERE round_id = ? AND repo_id = ?`,
+			s, truncate(reason), worker, now.UnixMicro(), id, repoID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("record scan of repository %d: %w", repoID, err)
+	}
+	return nil
+}
+
+type roundRepo struct {
+	repo          Repo
+	state, reason string
+	worker        string
+}
+
+// roundRepos lists a round's repositories by id.
+func roundRepos(ctx context.Context, st state.Store, id string) ([]roundRepo, error) {
+	var out []roundRepo
+	err := st.Tx(ctx, func(tx state.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT repo, state, reason, worker FROM orgqueue_repos WHERE round_id = ? ORDER BY repo_id`, id)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var rr roundRepo
+			var j string
+			if err := rows.Scan(&j, &rr.state, &rr.reason, &rr.worker); err != nil {
+				return err
+			}
+			if err := json.Unmarshal([]byte(j), &rr.repo); err != nil {
+				return fmt.Errorf("decode repository: %w", err)
+			}
+			out = append(out, rr)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read repositories of round %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// truncate bounds a recorded reason.
+func truncate(s string) string {
+	const limit = 2000
+	if len(s) <= limit {
+		return s
+	}
+	return strings.ToValidUTF8(s[:limit], "") + "…"
+}

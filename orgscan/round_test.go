@@ -1,0 +1,273 @@
+package orgscan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/leakstop/leakstop/state"
+	"github.com/leakstop/leakstop/state/storetest"
+)
+
+// fakeRepos returns n repositories of organisation acme, ids 1001….
+func fakeRepos(n int) []Repo {
+	repos := make([]Repo, n)
+	for i := range repos {
+		name := fmt.Sprintf("repo-%02d", i+1)
+		repos[i] = Repo{
+			ID: int64(1001 + i), Owner: "acme", Name: name, FullName: "acme/" + name,
+			CloneURL: "https://github.example/acme/" + name + ".git", DefaultBranch: "main",
+			PushedAt: time.Date(2026, 11, 1, 0, 0, i, 0, time.UTC), SizeKB: 10 + i,
+		}
+	}
+	return repos
+}
+
+// scanLog counts Scan calls per repository.
+type scanLog struct {
+	mu    sync.Mutex
+	calls map[int64]int
+}
+
+func (l *scanLog) scan(fail func(Repo) error) func(context.Context, Repo) error {
+	return func(_ context.Context, r Repo) error {
+		l.mu.Lock()
+		if l.calls == nil {
+			l.calls = map[int64]int{}
+		}
+		l.calls[r.ID]++
+		l.mu.Unlock()
+		if fail != nil {
+			return fail(r)
+		}
+		return nil
+	}
+}
+
+func listOf(repos []Repo, calls *int) func(context.Context) ([]Repo, error) {
+	var mu sync.Mutex
+	return func(context.Context) ([]Repo, error) {
+		mu.Lock()
+		*calls++
+		mu.Unlock()
+		return repos, nil
+	}
+}
+
+func TestRoundOneProcess(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			dsn := b.DSN(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			repos := fakeRepos(25)
+			var log scanLog
+			lists := 0
+			var events []Event
+			start := time.Now()
+			res, err := RunRound(ctx, RoundOptions{
+				DSN: dsn, Workers: 4, Lease: 3 * time.Second,
+				List: listOf(repos, &lists),
+				Scan: log.scan(func(r Repo) error {
+					switch r.ID % 10 {
+					case 3:
+						return fmt.Errorf("fetch %s: remote hung up", r.FullName)
+					case 7:
+						panic("scanner bug in " + r.Name)
+					}
+					return nil
+				}),
+				OnEvent: func(e Event) { events = append(events, e) },
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: one process, 25 repositories: %v", b.Name, time.Since(start).Round(time.Millisecond))
+			if lists != 1 {
+				t.Errorf("List called %d times, want 1", lists)
+			}
+			for _, r := range repos {
+				if n := log.calls[r.ID]; n != 1 {
+					t.Errorf("%s scanned %d times, want 1", r.FullName, n)
+				}
+			}
+			if len(log.calls) != len(repos) || res.Scanned != len(repos) {
+				t.Errorf("scanned %d distinct repositories, result says %d, want %d", len(log.calls), res.Scanned, len(repos))
+			}
+			if len(res.Repos) != len(repos) {
+				t.Fatalf("result lists %d repositories, want %d", len(res.Repos), len(repos))
+			}
+			for i, r := range res.Repos {
+				if r != repos[i] {
+					t.Errorf("result repository %d = %+v, want %+v", i, r, repos[i])
+				}
+			}
+			wantFailed := map[int64]string{}
+			for _, r := range repos {
+				switch r.ID % 10 {
+				case 3:
+					wantFailed[r.ID] = "fetch " + r.FullName + ": remote hung up"
+				case 7:
+					wantFailed[r.ID] = "panic: scanner bug in " + r.Name
+				}
+			}
+			if fmt.Sprint(res.Failed) != fmt.Sprint(wantFailed) {
+				t.Errorf("failed = %v\nwant %v", res.Failed, wantFailed)
+			}
+			if res.ID == "" || res.Started.IsZero() || res.Finished.Before(res.Started) {
+				t.Errorf("round id %q, started %v, finished %v", res.ID, res.Started, res.Finished)
+			}
+			rd := readTestRound(t, dsn, res.ID)
+			if rd.state != roundComplete {
+				t.Errorf("round state %q, want complete", rd.state)
+			}
+			kinds := map[EventKind]int{}
+			for _, e := range events {
+				kinds[e.Kind]++
+				if e.Round != res.ID {
+					t.Errorf("event %+v has round %q, want %q", e, e.Round, res.ID)
+				}
+			}
+			if kinds[EventJoined] != 1 || kinds[EventListed] != 1 || kinds[EventRepoStarted] != 25 ||
+				kinds[EventRepoDone] != 25-len(wantFailed) || kinds[EventRepoFailed] != len(wantFailed) || kinds[EventRoundDone] != 1 {
+				t.Errorf("events by kind: %v", kinds)
+			}
+			if b.Name == "postgres" {
+				assertRiverInSchema(t, dsn)
+			}
+
+			// A second round after completion scans everything again.
+			var log2 scanLog
+			res2, err := RunRound(ctx, RoundOptions{DSN: dsn, Lease: 3 * time.Second, List: listOf(repos, &lists), Scan: log2.scan(nil)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res2.ID == res.ID || lists != 2 || len(log2.calls) != 25 || len(res2.Failed) != 0 || res2.Scanned != 25 {
+				t.Errorf("second round %q (first %q): %d listings, %d repositories scanned, %d failed", res2.ID, res.ID, lists, len(log2.calls), len(res2.Failed))
+			}
+			for id, n := range log2.calls {
+				if n != 1 {
+					t.Errorf("second round scanned %d %d times", id, n)
+				}
+			}
+		})
+	}
+}
+
+func TestRoundListError(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			dsn := b.DSN(t)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			scans := 0
+			_, err := RunRound(ctx, RoundOptions{
+				DSN: dsn, Round: "ci-run-17", Lease: 3 * time.Second,
+				List: func(context.Context) ([]Repo, error) { return nil, errors.New("GET /orgs/acme/repos: 404 Not Found") },
+				Scan: func(context.Context, Repo) error { scans++; return nil },
+			})
+			var le *ListError
+			if !errors.As(err, &le) || le.Round != "ci-run-17" || !strings.Contains(le.Reason, "404 Not Found") {
+				t.Fatalf("RunRound error = %v, want a ListError naming the round and the reason", err)
+			}
+			if scans != 0 {
+				t.Errorf("%d scans after a failed listing", scans)
+			}
+			// A worker of the same run arriving late gets the same error
+			// without listing again.
+			_, err = RunRound(ctx, RoundOptions{
+				DSN: dsn, Round: "ci-run-17",
+				List: func(context.Context) ([]Repo, error) { t.Error("listed again"); return nil, nil },
+				Scan: func(context.Context, Repo) error { return nil },
+			})
+			if !errors.As(err, &le) {
+				t.Errorf("late worker: error %v, want a ListError", err)
+			}
+		})
+	}
+}
+
+func TestRoundNamedJoinsCompleted(t *testing.T) {
+	dsn := storetest.SQLite(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	repos := fakeRepos(3)
+	lists := 0
+	var log scanLog
+	o := RoundOptions{DSN: dsn, Round: "nightly-42", Lease: 3 * time.Second, List: listOf(repos, &lists),
+		Scan: log.scan(func(r Repo) error {
+			if r.ID == 1002 {
+				return errors.New("broken")
+			}
+			return nil
+		})}
+	first, err := RunRound(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := RunRound(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lists != 1 || len(log.calls) != 3 || second.ID != "nightly-42" || second.Scanned != 0 ||
+		len(second.Repos) != 3 || second.Failed[1002] != "broken" || fmt.Sprint(first.Failed) != fmt.Sprint(second.Failed) {
+		t.Errorf("late worker of a completed named round: %d listings, %d scans, result %+v", lists, len(log.calls), second)
+	}
+}
+
+func TestRoundOptionsChecked(t *testing.T) {
+	ok := func(context.Context) ([]Repo, error) { return nil, nil }
+	scan := func(context.Context, Repo) error { return nil }
+	for name, o := range map[string]RoundOptions{
+		"no DSN":         {List: ok, Scan: scan},
+		"no List":        {DSN: "x.db", Scan: scan},
+		"negative lease": {DSN: "x.db", List: ok, Scan: scan, Lease: -1},
+		"bad round name": {DSN: "x.db", List: ok, Scan: scan, Round: "a\nb"},
+	} {
+		if _, err := RunRound(context.Background(), o); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+// readTestRound reads a round's row.
+func readTestRound(t *testing.T, dsn, id string) round {
+	t.Helper()
+	ctx := context.Background()
+	st, err := state.Open(ctx, dsn, state.Options{Schemas: []state.Schema{queueSchema}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rd, err := readRound(ctx, st, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rd
+}
+
+// assertRiverInSchema checks that River's tables are in the DSN's schema.
+func assertRiverInSchema(t *testing.T, dsn string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var schema string
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT current_schema(), (SELECT count(*) FROM information_schema.tables
+		WHERE table_schema = current_schema() AND table_name IN ('river_job', 'river_migration', 'orgqueue_rounds'))`).Scan(&schema, &n); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(schema, "leakstop_test_") || n != 3 {
+		t.Errorf("schema %s holds %d of river_job, river_migration, orgqueue_rounds", schema, n)
+	}
+}
