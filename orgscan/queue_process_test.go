@@ -1,0 +1,293 @@
+package orgscan
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/leakstop/leakstop/state/storetest"
+)
+
+// The multi-process tests run their own test binary as worker processes
+// (TestHelperProcess), which share one round of one state database.
+
+const (
+	envHelper = "LEAKSTOP_QUEUE_HELPER" // "1" in a worker process
+	envDSN    = "LEAKSTOP_QUEUE_HELPER_DSN"
+	envRound  = "LEAKSTOP_QUEUE_HELPER_ROUND"
+	envOut    = "LEAKSTOP_QUEUE_HELPER_OUT"   // the file workers append "start|done PID REPO" lines to
+	envRepos  = "LEAKSTOP_QUEUE_HELPER_REPOS" // how many repositories List returns
+	envSleep  = "LEAKSTOP_QUEUE_HELPER_SLEEP" // how long a scan takes
+	envLease  = "LEAKSTOP_QUEUE_HELPER_LEASE"
+)
+
+// TestHelperProcess is a worker process of the multi-process tests; run
+// alone it does nothing.
+func TestHelperProcess(t *testing.T) {
+	if os.Getenv(envHelper) != "1" {
+		t.Skip("a worker process of TestQueueProcesses; not a test by itself")
+	}
+	n, err := strconv.Atoi(os.Getenv(envRepos))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sleep, err := time.ParseDuration(os.Getenv(envSleep))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lease, err := time.ParseDuration(os.Getenv(envLease))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(os.Getenv(envOut), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pid := os.Getpid()
+	// One write per line, O_APPEND: lines of several processes do not mix.
+	record := func(what string, id int64) {
+		if _, err := fmt.Fprintf(f, "%s %d %d\n", what, pid, id); err != nil {
+			t.Error(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	res, err := RunRound(ctx, RoundOptions{
+		DSN: os.Getenv(envDSN), Round: os.Getenv(envRound), Workers: 2, Lease: lease,
+		List: func(context.Context) ([]Repo, error) {
+			record("list", 0)
+			return fakeRepos(n), nil
+		},
+		Scan: func(ctx context.Context, r Repo) error {
+			record("start", r.ID)
+			select {
+			case <-time.After(sleep):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			record("done", r.ID)
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("result %s scanned=%d repos=%d failed=%d\n", res.ID, res.Scanned, len(res.Repos), len(res.Failed))
+}
+
+// worker is a started worker process.
+type worker struct {
+	cmd *exec.Cmd
+	out bytes.Buffer
+}
+
+func startWorker(t *testing.T, ctx context.Context, dsn, round, outFile string, repos int, sleep, lease time.Duration) *worker {
+	t.Helper()
+	w := &worker{cmd: exec.CommandContext(ctx, os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1", "-test.timeout=4m")}
+	w.cmd.Env = append(os.Environ(), envHelper+"=1", envDSN+"="+dsn, envRound+"="+round, envOut+"="+outFile,
+		envRepos+"="+strconv.Itoa(repos), envSleep+"="+sleep.String(), envLease+"="+lease.String())
+	w.cmd.Stdout, w.cmd.Stderr = &w.out, &w.out
+	if err := w.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// result parses a worker's "result" line: its round id and scanned count.
+func (w *worker) result(t *testing.T) (round string, scanned, repos, failed int) {
+	t.Helper()
+	for _, line := range strings.Split(w.out.String(), "\n") {
+		if _, err := fmt.Sscanf(line, "result %s scanned=%d repos=%d failed=%d", &round, &scanned, &repos, &failed); err == nil {
+			return round, scanned, repos, failed
+		}
+	}
+	t.Fatalf("worker %d printed no result:\n%s", w.cmd.Process.Pid, w.out.String())
+	return "", 0, 0, 0
+}
+
+// scanLines reads the workers' "what pid repo" lines.
+type scanLine struct {
+	what string
+	pid  int
+	repo int64
+}
+
+func readScanLines(t *testing.T, path string) []scanLine {
+	t.Helper()
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []scanLine
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var l scanLine
+		if _, err := fmt.Sscanf(sc.Text(), "%s %d %d", &l.what, &l.pid, &l.repo); err != nil {
+			t.Fatalf("line %q: %v", sc.Text(), err)
+		}
+		out = append(out, l)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+const (
+	processRepos = 25
+	processLease = 2 * time.Second
+)
+
+func TestQueueProcesses(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			dsn := b.DSN(t)
+			out := filepath.Join(t.TempDir(), "scans")
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			start := time.Now()
+			var workers []*worker
+			for range 3 {
+				workers = append(workers, startWorker(t, ctx, dsn, "run-"+b.Name, out, processRepos, 150*time.Millisecond, processLease))
+			}
+			scanned := 0
+			for _, w := range workers {
+				if err := w.cmd.Wait(); err != nil {
+					t.Fatalf("worker %d: %v\n%s", w.cmd.Process.Pid, err, w.out.String())
+				}
+				round, n, repos, failed := w.result(t)
+				if round != "run-"+b.Name || repos != processRepos || failed != 0 {
+					t.Errorf("worker %d: round %s, %d repositories, %d failed", w.cmd.Process.Pid, round, repos, failed)
+				}
+				scanned += n
+			}
+			elapsed := time.Since(start)
+			lines := readScanLines(t, out)
+			starts, dones, lists, byPID := tally(lines)
+			for _, r := range fakeRepos(processRepos) {
+				if starts[r.ID] != 1 || dones[r.ID] != 1 {
+					t.Errorf("%s: started %d times, done %d times; want 1 and 1", r.FullName, starts[r.ID], dones[r.ID])
+				}
+			}
+			if lists != 1 || scanned != processRepos {
+				t.Errorf("%d listings, workers report %d scans; want 1 and %d", lists, scanned, processRepos)
+			}
+			if len(byPID) < 2 {
+				t.Errorf("one process scanned everything: %v", byPID)
+			}
+			t.Logf("%s: 3 processes, %d repositories of 150 ms, 2 workers each: %v; scans per process %v",
+				b.Name, processRepos, elapsed.Round(time.Millisecond), byPID)
+		})
+	}
+}
+
+func TestQueueProcessKilled(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			dsn := b.DSN(t)
+			out := filepath.Join(t.TempDir(), "scans")
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			start := time.Now()
+			round := "killed-" + b.Name
+			// The victim's scans never end; the others' take 150 ms.
+			victim := startWorker(t, ctx, dsn, round, out, processRepos, time.Hour, processLease)
+			others := []*worker{
+				startWorker(t, ctx, dsn, round, out, processRepos, 150*time.Millisecond, processLease),
+				startWorker(t, ctx, dsn, round, out, processRepos, 150*time.Millisecond, processLease),
+			}
+			vpid := victim.cmd.Process.Pid
+			for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+				started := false
+				for _, l := range readScanLines(t, out) {
+					started = started || (l.what == "start" && l.pid == vpid)
+				}
+				if started {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the victim started no scan in a minute:\n%s", victim.out.String())
+				}
+			}
+			if err := victim.cmd.Process.Kill(); err != nil { // SIGKILL
+				t.Fatal(err)
+			}
+			killedAt := time.Since(start)
+			victim.cmd.Wait() //nolint:errcheck // killed
+			scanned := 0
+			for _, w := range others {
+				if err := w.cmd.Wait(); err != nil {
+					t.Fatalf("worker %d: %v\n%s", w.cmd.Process.Pid, err, w.out.String())
+				}
+				rd, n, repos, failed := w.result(t)
+				if rd != round || repos != processRepos || failed != 0 {
+					t.Errorf("worker %d: round %s, %d repositories, %d failed", w.cmd.Process.Pid, rd, repos, failed)
+				}
+				scanned += n
+			}
+			elapsed := time.Since(start)
+			lines := readScanLines(t, out)
+			starts, dones, _, byPID := tally(lines)
+			// The repositories the victim was scanning when it died.
+			lost := map[int64]bool{}
+			for _, l := range lines {
+				if l.what == "start" && l.pid == vpid {
+					lost[l.repo] = true
+				}
+			}
+			for _, l := range lines {
+				if l.what == "done" && l.pid == vpid {
+					t.Fatalf("the victim finished a scan: %v", l)
+				}
+			}
+			if len(lost) == 0 {
+				t.Fatal("the victim was scanning nothing")
+			}
+			for _, r := range fakeRepos(processRepos) {
+				wantStarts := 1
+				if lost[r.ID] {
+					wantStarts = 2 // the victim's, never finished, and its rescuer's
+				}
+				if starts[r.ID] != wantStarts || dones[r.ID] != 1 {
+					t.Errorf("%s: started %d times, done %d times; want %d and 1", r.FullName, starts[r.ID], dones[r.ID], wantStarts)
+				}
+			}
+			if scanned != processRepos {
+				t.Errorf("the survivors report %d scans, want %d", scanned, processRepos)
+			}
+			t.Logf("%s: victim killed at %v holding %d repositories; survivors done at %v (lease %v); scans per process %v",
+				b.Name, killedAt.Round(time.Millisecond), len(lost), elapsed.Round(time.Millisecond), processLease, byPID)
+		})
+	}
+}
+
+// tally counts start and done lines per repository, listings, and done
+// lines per process.
+func tally(lines []scanLine) (starts, dones map[int64]int, lists int, byPID map[int]int) {
+	starts, dones, byPID = map[int64]int{}, map[int64]int{}, map[int]int{}
+	for _, l := range lines {
+		switch l.what {
+		case "start":
+			starts[l.repo]++
+		case "done":
+			dones[l.repo]++
+			byPID[l.pid]++
+		case "list":
+			lists++
+		}
+	}
+	return starts, dones, lists, byPID
+}
