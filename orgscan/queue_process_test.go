@@ -27,6 +27,7 @@ const (
 	envRepos  = "LEAKSTOP_QUEUE_HELPER_REPOS" // how many repositories List returns
 	envSleep  = "LEAKSTOP_QUEUE_HELPER_SLEEP" // how long a scan takes
 	envLease  = "LEAKSTOP_QUEUE_HELPER_LEASE"
+	envHang   = "LEAKSTOP_QUEUE_HELPER_HANG_LIST" // "1": List never returns
 )
 
 // TestHelperProcess is a worker process of the multi-process tests; run
@@ -63,8 +64,12 @@ func TestHelperProcess(t *testing.T) {
 	defer cancel()
 	res, err := RunRound(ctx, RoundOptions{
 		DSN: os.Getenv(envDSN), Round: os.Getenv(envRound), Workers: 2, Lease: lease,
-		List: func(context.Context) ([]Repo, error) {
+		List: func(ctx context.Context) ([]Repo, error) {
 			record("list", 0)
+			if os.Getenv(envHang) == "1" {
+				<-ctx.Done()
+				return nil, ctx.Err()
+			}
 			return fakeRepos(n), nil
 		},
 		Scan: func(ctx context.Context, r Repo) error {
@@ -90,11 +95,12 @@ type worker struct {
 	out bytes.Buffer
 }
 
-func startWorker(t *testing.T, ctx context.Context, dsn, round, outFile string, repos int, sleep, lease time.Duration) *worker {
+func startWorker(t *testing.T, ctx context.Context, dsn, round, outFile string, repos int, sleep, lease time.Duration, env ...string) *worker {
 	t.Helper()
 	w := &worker{cmd: exec.CommandContext(ctx, os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1", "-test.timeout=4m")}
 	w.cmd.Env = append(os.Environ(), envHelper+"=1", envDSN+"="+dsn, envRound+"="+round, envOut+"="+outFile,
 		envRepos+"="+strconv.Itoa(repos), envSleep+"="+sleep.String(), envLease+"="+lease.String())
+	w.cmd.Env = append(w.cmd.Env, env...)
 	w.cmd.Stdout, w.cmd.Stderr = &w.out, &w.out
 	if err := w.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -161,20 +167,26 @@ func TestQueueProcesses(t *testing.T) {
 			start := time.Now()
 			var workers []*worker
 			for range 3 {
-				workers = append(workers, startWorker(t, ctx, dsn, "run-"+b.Name, out, processRepos, 150*time.Millisecond, processLease))
+				// No round name: the three must agree on one round.
+				workers = append(workers, startWorker(t, ctx, dsn, "", out, processRepos, 150*time.Millisecond, processLease))
 			}
 			scanned := 0
+			rounds := map[string]bool{}
 			for _, w := range workers {
 				if err := w.cmd.Wait(); err != nil {
 					t.Fatalf("worker %d: %v\n%s", w.cmd.Process.Pid, err, w.out.String())
 				}
 				round, n, repos, failed := w.result(t)
-				if round != "run-"+b.Name || repos != processRepos || failed != 0 {
+				if repos != processRepos || failed != 0 {
 					t.Errorf("worker %d: round %s, %d repositories, %d failed", w.cmd.Process.Pid, round, repos, failed)
 				}
+				rounds[round] = true
 				scanned += n
 			}
 			elapsed := time.Since(start)
+			if len(rounds) != 1 {
+				t.Errorf("the workers ran %d rounds: %v", len(rounds), rounds)
+			}
 			lines := readScanLines(t, out)
 			starts, dones, lists, byPID := tally(lines)
 			for _, r := range fakeRepos(processRepos) {
@@ -268,6 +280,11 @@ func TestQueueProcessKilled(t *testing.T) {
 			if scanned != processRepos {
 				t.Errorf("the survivors report %d scans, want %d", scanned, processRepos)
 			}
+			// The lost repositories come back after the lease (and its
+			// grace), not after River's own rescuer's 30-second round.
+			if bound := killedAt + processLease + leaseGrace(processLease) + 10*time.Second; elapsed > bound {
+				t.Errorf("survivors done %v after the start, want within %v: the lost jobs were not rescued after the lease", elapsed, bound)
+			}
 			t.Logf("%s: victim killed at %v holding %d repositories; survivors done at %v (lease %v); scans per process %v",
 				b.Name, killedAt.Round(time.Millisecond), len(lost), elapsed.Round(time.Millisecond), processLease, byPID)
 		})
@@ -290,4 +307,63 @@ func tally(lines []scanLine) (starts, dones map[int64]int, lists int, byPID map[
 		}
 	}
 	return starts, dones, lists, byPID
+}
+
+func TestQueueListerKilled(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			dsn := b.DSN(t)
+			out := filepath.Join(t.TempDir(), "scans")
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			start := time.Now()
+			round := "lister-killed-" + b.Name
+			// The first process starts listing and never finishes.
+			victim := startWorker(t, ctx, dsn, round, out, processRepos, 50*time.Millisecond, processLease, envHang+"=1")
+			vpid := victim.cmd.Process.Pid
+			for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+				lines := readScanLines(t, out)
+				if len(lines) > 0 && lines[0].what == "list" && lines[0].pid == vpid {
+					break
+				}
+				if time.Now().After(deadline) || len(lines) > 0 {
+					t.Fatalf("the victim did not list first: %v\n%s", lines, victim.out.String())
+				}
+			}
+			if err := victim.cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			victim.cmd.Wait() //nolint:errcheck // killed
+			killedAt := time.Since(start)
+			others := []*worker{
+				startWorker(t, ctx, dsn, round, out, processRepos, 50*time.Millisecond, processLease),
+				startWorker(t, ctx, dsn, round, out, processRepos, 50*time.Millisecond, processLease),
+			}
+			scanned := 0
+			for _, w := range others {
+				if err := w.cmd.Wait(); err != nil {
+					t.Fatalf("worker %d: %v\n%s", w.cmd.Process.Pid, err, w.out.String())
+				}
+				_, n, repos, failed := w.result(t)
+				if repos != processRepos || failed != 0 {
+					t.Errorf("worker %d: %d repositories, %d failed", w.cmd.Process.Pid, repos, failed)
+				}
+				scanned += n
+			}
+			elapsed := time.Since(start)
+			starts, dones, lists, _ := tally(readScanLines(t, out))
+			if lists != 2 {
+				t.Errorf("%d listings, want 2 (the victim's and one survivor's)", lists)
+			}
+			for _, r := range fakeRepos(processRepos) {
+				if starts[r.ID] != 1 || dones[r.ID] != 1 {
+					t.Errorf("%s: started %d times, done %d times; want 1 and 1", r.FullName, starts[r.ID], dones[r.ID])
+				}
+			}
+			if scanned != processRepos {
+				t.Errorf("the survivors report %d scans, want %d", scanned, processRepos)
+			}
+			t.Logf("%s: lister killed at %v; round done at %v (lease %v)", b.Name, killedAt.Round(time.Millisecond), elapsed.Round(time.Millisecond), processLease)
+		})
+	}
 }
