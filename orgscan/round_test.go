@@ -271,3 +271,60 @@ func assertRiverInSchema(t *testing.T, dsn string) {
 		t.Errorf("schema %s holds %d of river_job, river_migration, orgqueue_rounds", schema, n)
 	}
 }
+
+func TestRoundCancelledProcessLosesNothing(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			dsn := b.DSN(t)
+			repos := fakeRepos(8)
+			lists := 0
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			runCtx, stop := context.WithCancel(ctx)
+			defer stop()
+			var first scanLog
+			var round string
+			_, err := RunRound(runCtx, RoundOptions{
+				DSN: dsn, Workers: 1, Lease: 3 * time.Second, List: listOf(repos, &lists),
+				OnEvent: func(e Event) { round = e.Round },
+				Scan: func(jobCtx context.Context, r Repo) error {
+					first.scan(nil)(jobCtx, r) //nolint:errcheck // counts the call
+					if r.ID == 1004 {
+						stop() // the process is told to stop while it scans 1004
+						select {
+						case <-jobCtx.Done():
+						case <-time.After(10 * time.Second):
+							t.Error("stopping RunRound did not cancel the running scan")
+						}
+						return errors.New("interrupted")
+					}
+					return nil
+				},
+			})
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("cancelled RunRound: error %v, want context.Canceled", err)
+			}
+			if first.calls[1004] != 1 {
+				t.Fatalf("first process scans: %v", first.calls)
+			}
+			start := time.Now()
+			var second scanLog
+			res, err := RunRound(ctx, RoundOptions{DSN: dsn, Lease: 3 * time.Second, List: listOf(repos, &lists), Scan: second.scan(nil)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: the next process finished the round in %v", b.Name, time.Since(start).Round(time.Millisecond))
+			if res.ID != round || lists != 1 || len(res.Failed) != 0 {
+				t.Errorf("second process: round %s (first %s), %d listings, failed %v", res.ID, round, lists, res.Failed)
+			}
+			if second.calls[1004] != 1 {
+				t.Errorf("the interrupted repository was not scanned again: %v", second.calls)
+			}
+			for _, r := range repos {
+				if n := first.calls[r.ID] + second.calls[r.ID]; n != 1 && r.ID != 1004 {
+					t.Errorf("%s scanned %d times", r.FullName, n)
+				}
+			}
+		})
+	}
+}
