@@ -328,3 +328,45 @@ func TestRoundCancelledProcessLosesNothing(t *testing.T) {
 		})
 	}
 }
+
+func TestRoundLeaseOverrun(t *testing.T) {
+	dsn := storetest.SQLite(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	repos := fakeRepos(4)
+	lists := 0
+	var log scanLog
+	var listed []int
+	res, err := RunRound(ctx, RoundOptions{
+		DSN: dsn, Lease: time.Second, List: listOf(repos, &lists),
+		OnEvent: func(e Event) {
+			if e.Kind == EventListed {
+				listed = append(listed, e.Total)
+			}
+		},
+		Scan: func(jobCtx context.Context, r Repo) error {
+			log.scan(nil)(jobCtx, r) //nolint:errcheck // counts the call
+			if r.ID == 1002 {
+				select {
+				case <-jobCtx.Done():
+					return jobCtx.Err()
+				case <-time.After(20 * time.Second):
+					return errors.New("the lease did not cancel the scan")
+				}
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Failed[1002]; len(res.Failed) != 1 || !strings.HasPrefix(got, "scan did not finish within the lease (1s)") {
+		t.Errorf("failed = %v, want 1002 for overrunning its lease", res.Failed)
+	}
+	if log.calls[1002] != 1 || len(log.calls) != 4 {
+		t.Errorf("scans: %v; an overrun is not retried in the round", log.calls)
+	}
+	if fmt.Sprint(listed) != "[4]" {
+		t.Errorf("listed events %v, want one of 4", listed)
+	}
+}
