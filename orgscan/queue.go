@@ -100,9 +100,9 @@ type queueConfig struct {
 	add     func(*river.Workers) // registers the job workers
 }
 
-// openQueue connects River to the state database named by dialect and
-// location (state.Store's), migrates River's tables and builds a client
-// on the round's queue. dsn is the PostgreSQL DSN as given.
+// openQueue connects River to the state database — the PostgreSQL DSN as
+// given, or the SQLite file at sqlitePath, by dialect (state.Store's) —
+// migrates River's tables and builds a client on the round's queue.
 func openQueue(ctx context.Context, dialect, sqlitePath, dsn string, c queueConfig) (jobQueue, error) {
 	switch dialect {
 	case "postgres":
@@ -138,7 +138,7 @@ func openQueue(ctx context.Context, dialect, sqlitePath, dsn string, c queueConf
 		}
 		return q, nil
 	case "sqlite":
-		// The same pragmas as the state's own handle: BEGIN IMMEDIATE, so a
+		// Pragmas as on the state's own handle: BEGIN IMMEDIATE, so a
 		// read-then-write (River claiming a job) holds the write lock from
 		// the start and other processes wait for it (busy_timeout) rather
 		// than fail; WAL, so readers do not block the writer. One

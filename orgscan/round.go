@@ -263,40 +263,31 @@ func (r *roundRun) insertOpts() *river.InsertOpts {
 	return &river.InsertOpts{Queue: roundQueue(r.id), MaxAttempts: maxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
+// waitErrorLimit is how long wait bears with a database that keeps
+// failing (a PostgreSQL restart, say) before it gives up.
+const waitErrorLimit = 2 * time.Minute
+
 // wait polls the round until it is no longer open, completing it when no
 // job of it is left, and rescuing the jobs of dead workers meanwhile.
 func (r *roundRun) wait(ctx context.Context) (round, error) {
 	tick := time.NewTicker(pollInterval(r.o.Lease))
 	defer tick.Stop()
-	rescueAfter := r.o.Lease + leaseGrace(r.o.Lease)
+	var failingSince time.Time
 	for {
-		rd, err := readRound(ctx, r.st, r.id)
-		if err != nil {
-			return round{}, err
-		}
-		if rd.state != roundOpen {
+		rd, err := r.poll(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			if failingSince.IsZero() {
+				failingSince = time.Now()
+			}
+			if time.Since(failingSince) > waitErrorLimit {
+				return round{}, fmt.Errorf("run round %s: %w", r.id, err)
+			}
+			r.o.Log.WarnContext(ctx, "poll round", "round", r.id, "error", err.Error())
+		case err == nil && rd.state != roundOpen:
 			return rd, nil
-		}
-		if rd.listedAt != 0 {
-			r.listed(rd.repos)
-		}
-		if n, err := r.q.rescue(ctx, time.Now().Add(-rescueAfter)); err != nil {
-			r.o.Log.WarnContext(ctx, "rescue jobs of dead workers", "round", r.id, "error", err.Error())
-		} else if n > 0 {
-			r.o.Log.InfoContext(ctx, "gave jobs of dead workers back to the queue", "round", r.id, "jobs", n)
-		}
-		active, err := r.q.active(ctx)
-		if err != nil {
-			return round{}, fmt.Errorf("run round %s: %w", r.id, err)
-		}
-		if !active {
-			rd, err := finishRound(ctx, r.st, r.id)
-			if err != nil {
-				return round{}, err
-			}
-			if rd.state != roundOpen {
-				return rd, nil
-			}
+		case err == nil:
+			failingSince = time.Time{}
 		}
 		select {
 		case <-ctx.Done():
@@ -304,6 +295,30 @@ func (r *roundRun) wait(ctx context.Context) (round, error) {
 		case <-tick.C:
 		}
 	}
+}
+
+// poll looks at the round once: it gives the jobs of dead workers back to
+// the queue, and completes the round if no job of it is left.
+func (r *roundRun) poll(ctx context.Context) (round, error) {
+	rd, err := readRound(ctx, r.st, r.id)
+	if err != nil || rd.state != roundOpen {
+		return rd, err
+	}
+	if rd.listedAt != 0 {
+		r.listed(rd.repos)
+	}
+	n, err := r.q.rescue(ctx, time.Now().Add(-r.o.Lease-leaseGrace(r.o.Lease)))
+	if err != nil {
+		return rd, err
+	}
+	if n > 0 {
+		r.o.Log.InfoContext(ctx, "gave jobs of dead workers back to the queue", "round", r.id, "jobs", n)
+	}
+	active, err := r.q.active(ctx)
+	if err != nil || active {
+		return rd, err
+	}
+	return finishRound(ctx, r.st, r.id)
 }
 
 // result reads a finished round.
