@@ -142,6 +142,12 @@ func TestRoundOneProcess(t *testing.T) {
 				assertRiverInSchema(t, dsn)
 			}
 
+			// A round finished more than roundRetention ago is forgotten
+			// when the next one finishes.
+			ancient := time.Now().Add(-roundRetention - time.Hour).UnixMicro()
+			execTestSQL(t, dsn, `INSERT INTO orgqueue_rounds (id, named, state, started_at, finished_at) VALUES ('ancient', 1, 'complete', ?, ?)`, ancient, ancient)
+			execTestSQL(t, dsn, `INSERT INTO orgqueue_repos (round_id, repo_id, full_name, repo, state) VALUES ('ancient', 1, 'acme/old', '{}', 'done')`)
+
 			// A second round after completion scans everything again.
 			var log2 scanLog
 			res2, err := RunRound(ctx, RoundOptions{DSN: dsn, Lease: 3 * time.Second, List: listOf(repos, &lists), Scan: log2.scan(nil)})
@@ -155,6 +161,12 @@ func TestRoundOneProcess(t *testing.T) {
 				if n != 1 {
 					t.Errorf("second round scanned %d %d times", id, n)
 				}
+			}
+			if n := countTestRows(t, dsn, `SELECT count(*) FROM orgqueue_rounds WHERE id IN ('ancient', ?, ?)`, res.ID, res2.ID); n != 2 {
+				t.Errorf("%d of the ancient, first and second rounds kept, want the last two", n)
+			}
+			if n := countTestRows(t, dsn, `SELECT count(*) FROM orgqueue_repos WHERE round_id = 'ancient'`); n != 0 {
+				t.Errorf("%d repositories of the ancient round kept", n)
 			}
 		})
 	}
@@ -369,4 +381,32 @@ func TestRoundLeaseOverrun(t *testing.T) {
 	if fmt.Sprint(listed) != "[4]" {
 		t.Errorf("listed events %v, want one of 4", listed)
 	}
+}
+
+func execTestSQL(t *testing.T, dsn, q string, args ...any) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := state.Open(ctx, dsn, state.Options{Schemas: []state.Schema{queueSchema}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Tx(ctx, func(tx state.Tx) error { _, err := tx.Exec(ctx, q, args...); return err }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func countTestRows(t *testing.T, dsn, q string, args ...any) int {
+	t.Helper()
+	ctx := context.Background()
+	st, err := state.Open(ctx, dsn, state.Options{Schemas: []state.Schema{queueSchema}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var n int
+	if err := st.Tx(ctx, func(tx state.Tx) error { return tx.QueryRow(ctx, q, args...).Scan(&n) }); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

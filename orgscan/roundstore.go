@@ -148,7 +148,16 @@ func finishRound(ctx context.Context, st state.Store, id string) (rd round, err 
 				return err
 			}
 		}
-		_, err = tx.Exec(ctx, `UPDATE orgqueue_rounds SET state = ?, error = ?, finished_at = ? WHERE id = ?`, rd.state, rd.err, rd.finishedAt, id)
+		if _, err := tx.Exec(ctx, `UPDATE orgqueue_rounds SET state = ?, error = ?, finished_at = ? WHERE id = ?`, rd.state, rd.err, rd.finishedAt, id); err != nil {
+			return err
+		}
+		// Forget rounds finished long ago: their results were reported.
+		old := rd.finishedAt - roundRetention.Microseconds()
+		if _, err := tx.Exec(ctx, `DELETE FROM orgqueue_repos WHERE round_id IN
+			(SELECT id FROM orgqueue_rounds WHERE state <> 'open' AND finished_at < ?)`, old); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM orgqueue_rounds WHERE state <> 'open' AND finished_at < ?`, old)
 		return err
 	})
 	if err != nil {
@@ -156,6 +165,9 @@ func finishRound(ctx context.Context, st state.Store, id string) (rd round, err 
 	}
 	return rd, nil
 }
+
+// roundRetention is how long a finished round's records are kept.
+const roundRetention = 30 * 24 * time.Hour
 
 // failRound records that the round could not list its repositories.
 func failRound(ctx context.Context, st state.Store, id, reason string) error {
