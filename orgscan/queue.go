@@ -82,10 +82,11 @@ type jobQueue interface {
 	start(ctx context.Context) error
 	// active reports whether any job of the round may still run.
 	active(ctx context.Context) (bool, error)
-	// rescue gives the round's jobs that have been running since before
-	// horizon back to the queue (their worker died), or discards those
-	// out of attempts; it returns how many it rescued.
-	rescue(ctx context.Context, horizon time.Time) (int, error)
+	// rescue gives the round's jobs that have been running for longer
+	// than after at now (by the database's clock) back to the queue (their
+	// worker died), or discards those out of attempts; it returns how
+	// many it rescued.
+	rescue(ctx context.Context, now time.Time, after time.Duration) (int, error)
 	// stop stops working, waiting for running jobs; cancel also cancels them.
 	stop(ctx context.Context, cancel bool) error
 	close()
@@ -285,20 +286,22 @@ func (q *riverQueue[TTx]) active(ctx context.Context) (bool, error) {
 // 30 seconds (not configurable), and a new leader is elected only after
 // the old one's term runs out, so a dead worker's job would wait up to a
 // minute. The driver's own rescue statement is used, and only changes a
-// job still running since before horizon.
-func (q *riverQueue[TTx]) rescue(ctx context.Context, horizon time.Time) (int, error) {
+// job still running since before the horizon. The horizon is judged by
+// the database's clock, so that workers with skewed clocks agree.
+func (q *riverQueue[TTx]) rescue(ctx context.Context, now time.Time, after time.Duration) (int, error) {
 	exec := q.driver.GetExecutor()
-	now := time.Now().UTC()
+	now = now.UTC()
+	horizon := now.Add(-after)
 	p := &riverdriver.JobRescueManyParams{StuckHorizon: horizon}
-	var after int64
+	var afterID int64
 	for {
 		const page = 200
-		stuck, err := exec.JobGetStuck(ctx, &riverdriver.JobGetStuckParams{AfterID: after, Max: page, StuckHorizon: horizon})
+		stuck, err := exec.JobGetStuck(ctx, &riverdriver.JobGetStuckParams{AfterID: afterID, Max: page, StuckHorizon: horizon})
 		if err != nil {
 			return 0, fmt.Errorf("find stuck jobs: %w", err)
 		}
 		for _, j := range stuck {
-			after = j.ID
+			afterID = j.ID
 			if j.Queue != q.queue {
 				continue
 			}

@@ -40,7 +40,9 @@ const DefaultWorkers = 2
 type RoundOptions struct {
 	// DSN names the state database (the --state DSN): an SQLite path or a
 	// postgres:// URL, as state.Open takes it. The round's tables and
-	// River's job queue live there, in the DSN's schema.
+	// River's job queue live there, in the DSN's schema. River has a pgx
+	// pool of its own (Workers+5 connections; the DSN's pool_* parameters
+	// size the state's pool only).
 	DSN string
 	// Round is empty to join the open round or start a new one, or a name
 	// shared by all workers of one run (a CI run id, say): they join the
@@ -300,14 +302,14 @@ func (r *roundRun) wait(ctx context.Context) (round, error) {
 // poll looks at the round once: it gives the jobs of dead workers back to
 // the queue, and completes the round if no job of it is left.
 func (r *roundRun) poll(ctx context.Context) (round, error) {
-	rd, err := readRound(ctx, r.st, r.id)
+	rd, now, err := readRound(ctx, r.st, r.id)
 	if err != nil || rd.state != roundOpen {
 		return rd, err
 	}
 	if rd.listedAt != 0 {
 		r.listed(rd.repos)
 	}
-	n, err := r.q.rescue(ctx, time.Now().Add(-r.o.Lease-leaseGrace(r.o.Lease)))
+	n, err := r.q.rescue(ctx, now, r.o.Lease+leaseGrace(r.o.Lease))
 	if err != nil {
 		return rd, err
 	}
@@ -349,7 +351,7 @@ type listWorker struct {
 
 func (w *listWorker) Work(ctx context.Context, job *river.Job[listArgs]) error {
 	r := w.r
-	rd, err := readRound(ctx, r.st, r.id)
+	rd, _, err := readRound(ctx, r.st, r.id)
 	if err != nil {
 		return err
 	}

@@ -257,7 +257,7 @@ func readTestRound(t *testing.T, dsn, id string) round {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	rd, err := readRound(ctx, st, id)
+	rd, _, err := readRound(ctx, st, id)
 	if err != nil {
 		t.Fatal(err)
 	}

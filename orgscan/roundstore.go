@@ -113,15 +113,20 @@ func joinRound(ctx context.Context, st state.Store, name string) (rd round, crea
 	return rd, created, nil
 }
 
-func readRound(ctx context.Context, st state.Store, id string) (rd round, err error) {
+// readRound reads the round id, and the time by the database's clock
+// (the server's on PostgreSQL), which judges leases.
+func readRound(ctx context.Context, st state.Store, id string) (rd round, now time.Time, err error) {
 	err = st.Tx(ctx, func(tx state.Tx) error {
+		if now, err = tx.Now(ctx); err != nil {
+			return err
+		}
 		rd, err = scanRound(tx.QueryRow(ctx, `SELECT `+roundColumns+` FROM orgqueue_rounds WHERE id = ?`, id))
 		return err
 	})
 	if err != nil {
-		return round{}, fmt.Errorf("read round %s: %w", id, err)
+		return round{}, time.Time{}, fmt.Errorf("read round %s: %w", id, err)
 	}
-	return rd, nil
+	return rd, now, nil
 }
 
 // finishRound completes the open round id, its queue being empty: a
