@@ -234,8 +234,12 @@ func newRiverQueue[TTx any](ctx context.Context, driver riverdriver.Driver[TTx],
 		JobTimeout:           c.lease,
 		RescueStuckJobsAfter: c.lease + leaseGrace(c.lease),
 		MaxAttempts:          maxAttempts,
-		FetchPollInterval:    pollInterval(c.lease),
-		Logger:               c.log,
+		// River fetches at most once per cooldown (default 100 ms), which
+		// bounds a process to Workers jobs per cooldown: too few when most
+		// repositories are unchanged and their scans take milliseconds.
+		FetchCooldown:     20 * time.Millisecond,
+		FetchPollInterval: pollInterval(c.lease),
+		Logger:            c.log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create job queue client: %w", err)
