@@ -44,18 +44,22 @@ type RoundOptions struct {
 	// pool of its own (Workers+5 connections; the DSN's pool_* parameters
 	// size the state's pool only).
 	DSN string
-	// Round is empty to join the open round or start a new one, or a name
-	// shared by all workers of one run (a CI run id, say): they join the
-	// round of that name, and one that arrives after it completed gets its
-	// result without scanning again.
+	// Round is empty to join the open round or start a new one (an open
+	// round left by workers that all died is resumed: its remaining
+	// repositories are scanned, and the next run starts a new round), or
+	// a name shared by all workers of one run (a CI run id, say): they
+	// join the round of that name, and one that arrives after it completed
+	// gets its result without scanning again.
 	Round string
 	// Workers is how many repositories this process scans at once:
 	// DefaultWorkers if 0.
 	Workers int
-	// Lease is how long a job may run before it is given to another worker
-	// (its process is presumed dead): DefaultLease if 0. A job still
-	// running at its lease has its context cancelled. It must exceed the
-	// longest scan of one repository.
+	// Lease is how long a job may run: DefaultLease if 0. A scan still
+	// running at its lease has its context cancelled and is recorded as
+	// failed; a job whose process died is given to another worker once
+	// its lease and a grace of a tenth of it (at least a second) are
+	// over, by the database's clock. It must exceed the longest scan of
+	// one repository.
 	Lease time.Duration
 	// List returns the repositories of the round. It is called by one
 	// process per round (by another only if that one died while listing).
@@ -69,7 +73,7 @@ type RoundOptions struct {
 	// reason, and the round goes on; the next round tries it again.
 	Scan func(ctx context.Context, r Repo) error
 	// OnEvent, if set, is told of the round's progress. Calls are
-	// serialised.
+	// serialised; it must not block for long or panic.
 	OnEvent func(Event)
 	// Log receives the queue's warnings and errors; none if nil.
 	Log *slog.Logger
