@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -28,6 +30,7 @@ const (
 	envSleep  = "LEAKSTOP_QUEUE_HELPER_SLEEP" // how long a scan takes
 	envLease  = "LEAKSTOP_QUEUE_HELPER_LEASE"
 	envHang   = "LEAKSTOP_QUEUE_HELPER_HANG_LIST" // "1": List never returns
+	envFail   = "LEAKSTOP_QUEUE_HELPER_FAIL"      // "1": scans of repositories 10n+3 fail
 )
 
 // TestHelperProcess is a worker process of the multi-process tests; run
@@ -80,6 +83,9 @@ func TestHelperProcess(t *testing.T) {
 				return ctx.Err()
 			}
 			record("done", r.ID)
+			if os.Getenv(envFail) == "1" && r.ID%10 == 3 {
+				return fmt.Errorf("fetch %s: refs advertised, objects missing", r.FullName)
+			}
 			return nil
 		},
 	})
@@ -87,6 +93,29 @@ func TestHelperProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	fmt.Printf("result %s scanned=%d repos=%d failed=%d\n", res.ID, res.Scanned, len(res.Repos), len(res.Failed))
+	fmt.Printf("failures %s\n", failureLine(res.Failed))
+}
+
+// failureLine prints failures in id order.
+func failureLine(failed map[int64]string) string {
+	ids := slices.Sorted(maps.Keys(failed))
+	var b strings.Builder
+	for _, id := range ids {
+		fmt.Fprintf(&b, "%d=%q;", id, failed[id])
+	}
+	return b.String()
+}
+
+// failures returns a worker's "failures" line.
+func (w *worker) failures(t *testing.T) string {
+	t.Helper()
+	for _, line := range strings.Split(w.out.String(), "\n") {
+		if f, ok := strings.CutPrefix(line, "failures "); ok {
+			return f
+		}
+	}
+	t.Fatalf("worker %d printed no failures:\n%s", w.cmd.Process.Pid, w.out.String())
+	return ""
 }
 
 // worker is a started worker process.
@@ -168,7 +197,13 @@ func TestQueueProcesses(t *testing.T) {
 			var workers []*worker
 			for range 3 {
 				// No round name: the three must agree on one round.
-				workers = append(workers, startWorker(t, ctx, dsn, "", out, processRepos, 150*time.Millisecond, processLease))
+				workers = append(workers, startWorker(t, ctx, dsn, "", out, processRepos, 150*time.Millisecond, processLease, envFail+"=1"))
+			}
+			wantFailed := map[int64]string{}
+			for _, r := range fakeRepos(processRepos) {
+				if r.ID%10 == 3 {
+					wantFailed[r.ID] = "fetch " + r.FullName + ": refs advertised, objects missing"
+				}
 			}
 			scanned := 0
 			rounds := map[string]bool{}
@@ -176,9 +211,13 @@ func TestQueueProcesses(t *testing.T) {
 				if err := w.cmd.Wait(); err != nil {
 					t.Fatalf("worker %d: %v\n%s", w.cmd.Process.Pid, err, w.out.String())
 				}
-				round, n, repos, failed := w.result(t)
-				if repos != processRepos || failed != 0 {
-					t.Errorf("worker %d: round %s, %d repositories, %d failed", w.cmd.Process.Pid, round, repos, failed)
+				round, n, repos, _ := w.result(t)
+				if repos != processRepos {
+					t.Errorf("worker %d: round %s, %d repositories", w.cmd.Process.Pid, round, repos)
+				}
+				// Every process reports every failure, whoever scanned it.
+				if got, want := w.failures(t), failureLine(wantFailed); got != want {
+					t.Errorf("worker %d reports failures %s\nwant %s", w.cmd.Process.Pid, got, want)
 				}
 				rounds[round] = true
 				scanned += n
