@@ -35,30 +35,30 @@ import (
 // Job kinds. A round's jobs live in a queue of their own (roundQueue), so
 // that "is anything of this round left?" is a question about one queue.
 const (
-	kindList = "leakstop_org_list"
-	kindRepo = "leakstop_org_repo"
+	jobKindList = "leakstop_org_list"
+	jobKindRepo = "leakstop_org_repo"
 )
 
-// maxAttempts bounds how often a job is run: it is run again only when
+// queueMaxAttempts bounds how often a job is run: it is run again only when
 // its worker died or overran its lease, never because Scan failed.
-const maxAttempts = 3
+const queueMaxAttempts = 3
 
-// listArgs is the job that lists a round's repositories: one per round.
-type listArgs struct {
+// listJobArgs is the job that lists a round's repositories: one per round.
+type listJobArgs struct {
 	Round string `json:"round" river:"unique"`
 }
 
-func (listArgs) Kind() string { return kindList }
+func (listJobArgs) Kind() string { return jobKindList }
 
-// repoArgs is the job that scans one repository: one per round and
+// repoJobArgs is the job that scans one repository: one per round and
 // repository id.
-type repoArgs struct {
+type repoJobArgs struct {
 	Round  string `json:"round" river:"unique"`
 	RepoID int64  `json:"repo_id" river:"unique"`
 	Repo   Repo   `json:"repo"`
 }
 
-func (repoArgs) Kind() string { return kindRepo }
+func (repoJobArgs) Kind() string { return jobKindRepo }
 
 // roundQueue is the River queue of a round: River's queue names allow only
 // a few characters, and round names are the user's.
@@ -67,8 +67,8 @@ func roundQueue(round string) string {
 	return "leakstop_org_" + hex.EncodeToString(sum[:8])
 }
 
-// activeStates are the states of a job that may still run.
-var activeStates = []rivertype.JobState{
+// roundActiveStates are the states of a job that may still run.
+var roundActiveStates = []rivertype.JobState{
 	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
 	rivertype.JobStateRunning, rivertype.JobStateScheduled,
 }
@@ -145,7 +145,7 @@ func openQueue(ctx context.Context, dialect, sqlitePath, dsn string, c queueConf
 		// than fail; WAL, so readers do not block the writer. One
 		// connection, as riversqlite's documentation advises.
 		db, err := sql.Open("sqlite", sqlitePath+"?_txlock=immediate&_busy_timeout="+
-			strconv.FormatInt(sqliteBusyTimeout.Milliseconds(), 10)+"&_journal_mode=WAL&_synchronous=NORMAL")
+			strconv.FormatInt(queueBusyTimeout.Milliseconds(), 10)+"&_journal_mode=WAL&_synchronous=NORMAL")
 		if err != nil {
 			return nil, fmt.Errorf("open job queue: %w", err)
 		}
@@ -173,9 +173,9 @@ func openQueue(ctx context.Context, dialect, sqlitePath, dsn string, c queueConf
 	}
 }
 
-// sqliteBusyTimeout is how long an SQLite statement of the queue waits for
+// queueBusyTimeout is how long an SQLite statement of the queue waits for
 // another process's write.
-const sqliteBusyTimeout = 30 * time.Second
+const queueBusyTimeout = 30 * time.Second
 
 // statePoolParams are the state package's pool parameters: they size the
 // state's database/sql pool, not River's, and PostgreSQL would reject them.
@@ -232,13 +232,13 @@ func newRiverQueue[TTx any](ctx context.Context, driver riverdriver.Driver[TTx],
 		// A job that outlives its lease has its context cancelled, so that
 		// a worker still alive stops before another is given the job.
 		JobTimeout:           c.lease,
-		RescueStuckJobsAfter: c.lease + leaseGrace(c.lease),
-		MaxAttempts:          maxAttempts,
+		RescueStuckJobsAfter: c.lease + roundLeaseGrace(c.lease),
+		MaxAttempts:          queueMaxAttempts,
 		// River fetches at most once per cooldown (default 100 ms), which
 		// bounds a process to Workers jobs per cooldown: too few when most
 		// repositories are unchanged and their scans take milliseconds.
 		FetchCooldown:     20 * time.Millisecond,
-		FetchPollInterval: pollInterval(c.lease),
+		FetchPollInterval: roundPollInterval(c.lease),
 		Logger:            c.log,
 	})
 	if err != nil {
@@ -247,14 +247,14 @@ func newRiverQueue[TTx any](ctx context.Context, driver riverdriver.Driver[TTx],
 	return &riverQueue[TTx]{driver: driver, client: client, queue: c.queue, closeDB: closeDB}, nil
 }
 
-// leaseGrace is how long past its lease a running job is left to its
+// roundLeaseGrace is how long past its lease a running job is left to its
 // worker, which cancels it at the lease, before another process takes it.
-func leaseGrace(lease time.Duration) time.Duration {
+func roundLeaseGrace(lease time.Duration) time.Duration {
 	return max(lease/10, time.Second)
 }
 
-// pollInterval is how often a waiting process looks at the round.
-func pollInterval(lease time.Duration) time.Duration {
+// roundPollInterval is how often a waiting process looks at the round.
+func roundPollInterval(lease time.Duration) time.Duration {
 	return min(max(lease/8, 100*time.Millisecond), time.Second)
 }
 
@@ -278,7 +278,7 @@ func (q *riverQueue[TTx]) start(ctx context.Context) error {
 }
 
 func (q *riverQueue[TTx]) active(ctx context.Context) (bool, error) {
-	res, err := q.client.JobList(ctx, river.NewJobListParams().Queues(q.queue).States(activeStates...).First(1))
+	res, err := q.client.JobList(ctx, river.NewJobListParams().Queues(q.queue).States(roundActiveStates...).First(1))
 	if err != nil {
 		return false, fmt.Errorf("list jobs: %w", err)
 	}

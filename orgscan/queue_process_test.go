@@ -19,39 +19,39 @@ import (
 )
 
 // The multi-process tests run their own test binary as worker processes
-// (TestHelperProcess), which share one round of one state database.
+// (TestQueueWorkerProcess), which share one round of one state database.
 
 const (
-	envHelper = "LEAKSTOP_QUEUE_HELPER" // "1" in a worker process
-	envDSN    = "LEAKSTOP_QUEUE_HELPER_DSN"
-	envRound  = "LEAKSTOP_QUEUE_HELPER_ROUND"
-	envOut    = "LEAKSTOP_QUEUE_HELPER_OUT"   // the file workers append "start|done PID REPO" lines to
-	envRepos  = "LEAKSTOP_QUEUE_HELPER_REPOS" // how many repositories List returns
-	envSleep  = "LEAKSTOP_QUEUE_HELPER_SLEEP" // how long a scan takes
-	envLease  = "LEAKSTOP_QUEUE_HELPER_LEASE"
-	envHang   = "LEAKSTOP_QUEUE_HELPER_HANG_LIST" // "1": List never returns
-	envFail   = "LEAKSTOP_QUEUE_HELPER_FAIL"      // "1": scans of repositories 10n+3 fail
+	queueEnvHelper = "LEAKSTOP_QUEUE_HELPER" // "1" in a worker process
+	queueEnvDSN    = "LEAKSTOP_QUEUE_HELPER_DSN"
+	queueEnvRound  = "LEAKSTOP_QUEUE_HELPER_ROUND"
+	queueEnvOut    = "LEAKSTOP_QUEUE_HELPER_OUT"   // the file workers append "start|done PID REPO" lines to
+	queueEnvRepos  = "LEAKSTOP_QUEUE_HELPER_REPOS" // how many repositories List returns
+	queueEnvSleep  = "LEAKSTOP_QUEUE_HELPER_SLEEP" // how long a scan takes
+	queueEnvLease  = "LEAKSTOP_QUEUE_HELPER_LEASE"
+	queueEnvHang   = "LEAKSTOP_QUEUE_HELPER_HANG_LIST" // "1": List never returns
+	queueEnvFail   = "LEAKSTOP_QUEUE_HELPER_FAIL"      // "1": scans of repositories 10n+3 fail
 )
 
-// TestHelperProcess is a worker process of the multi-process tests; run
+// TestQueueWorkerProcess is a worker process of the multi-process tests; run
 // alone it does nothing.
-func TestHelperProcess(t *testing.T) {
-	if os.Getenv(envHelper) != "1" {
+func TestQueueWorkerProcess(t *testing.T) {
+	if os.Getenv(queueEnvHelper) != "1" {
 		t.Skip("a worker process of TestQueueProcesses; not a test by itself")
 	}
-	n, err := strconv.Atoi(os.Getenv(envRepos))
+	n, err := strconv.Atoi(os.Getenv(queueEnvRepos))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sleep, err := time.ParseDuration(os.Getenv(envSleep))
+	sleep, err := time.ParseDuration(os.Getenv(queueEnvSleep))
 	if err != nil {
 		t.Fatal(err)
 	}
-	lease, err := time.ParseDuration(os.Getenv(envLease))
+	lease, err := time.ParseDuration(os.Getenv(queueEnvLease))
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.OpenFile(os.Getenv(envOut), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(os.Getenv(queueEnvOut), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,14 +66,14 @@ func TestHelperProcess(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	res, err := RunRound(ctx, RoundOptions{
-		DSN: os.Getenv(envDSN), Round: os.Getenv(envRound), Workers: 2, Lease: lease,
+		DSN: os.Getenv(queueEnvDSN), Round: os.Getenv(queueEnvRound), Workers: 2, Lease: lease,
 		List: func(ctx context.Context) ([]Repo, error) {
 			record("list", 0)
-			if os.Getenv(envHang) == "1" {
+			if os.Getenv(queueEnvHang) == "1" {
 				<-ctx.Done()
 				return nil, ctx.Err()
 			}
-			return fakeRepos(n), nil
+			return queueTestRepos(n), nil
 		},
 		Scan: func(ctx context.Context, r Repo) error {
 			record("start", r.ID)
@@ -83,7 +83,7 @@ func TestHelperProcess(t *testing.T) {
 				return ctx.Err()
 			}
 			record("done", r.ID)
-			if os.Getenv(envFail) == "1" && r.ID%10 == 3 {
+			if os.Getenv(queueEnvFail) == "1" && r.ID%10 == 3 {
 				return fmt.Errorf("fetch %s: refs advertised, objects missing", r.FullName)
 			}
 			return nil
@@ -93,11 +93,11 @@ func TestHelperProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	fmt.Printf("result %s scanned=%d repos=%d failed=%d\n", res.ID, res.Scanned, len(res.Repos), len(res.Failed))
-	fmt.Printf("failures %s\n", failureLine(res.Failed))
+	fmt.Printf("failures %s\n", queueFailureLine(res.Failed))
 }
 
-// failureLine prints failures in id order.
-func failureLine(failed map[int64]string) string {
+// queueFailureLine prints failures in id order.
+func queueFailureLine(failed map[int64]string) string {
 	ids := slices.Sorted(maps.Keys(failed))
 	var b strings.Builder
 	for _, id := range ids {
@@ -107,7 +107,7 @@ func failureLine(failed map[int64]string) string {
 }
 
 // failures returns a worker's "failures" line.
-func (w *worker) failures(t *testing.T) string {
+func (w *queueWorkerProc) failures(t *testing.T) string {
 	t.Helper()
 	for _, line := range strings.Split(w.out.String(), "\n") {
 		if f, ok := strings.CutPrefix(line, "failures "); ok {
@@ -118,17 +118,17 @@ func (w *worker) failures(t *testing.T) string {
 	return ""
 }
 
-// worker is a started worker process.
-type worker struct {
+// queueWorkerProc is a started worker process.
+type queueWorkerProc struct {
 	cmd *exec.Cmd
 	out bytes.Buffer
 }
 
-func startWorker(t *testing.T, ctx context.Context, dsn, round, outFile string, repos int, sleep, lease time.Duration, env ...string) *worker {
+func startQueueWorker(t *testing.T, ctx context.Context, dsn, round, outFile string, repos int, sleep, lease time.Duration, env ...string) *queueWorkerProc {
 	t.Helper()
-	w := &worker{cmd: exec.CommandContext(ctx, os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1", "-test.timeout=4m")}
-	w.cmd.Env = append(os.Environ(), envHelper+"=1", envDSN+"="+dsn, envRound+"="+round, envOut+"="+outFile,
-		envRepos+"="+strconv.Itoa(repos), envSleep+"="+sleep.String(), envLease+"="+lease.String())
+	w := &queueWorkerProc{cmd: exec.CommandContext(ctx, os.Args[0], "-test.run=^TestQueueWorkerProcess$", "-test.count=1", "-test.timeout=4m")}
+	w.cmd.Env = append(os.Environ(), queueEnvHelper+"=1", queueEnvDSN+"="+dsn, queueEnvRound+"="+round, queueEnvOut+"="+outFile,
+		queueEnvRepos+"="+strconv.Itoa(repos), queueEnvSleep+"="+sleep.String(), queueEnvLease+"="+lease.String())
 	w.cmd.Env = append(w.cmd.Env, env...)
 	w.cmd.Stdout, w.cmd.Stderr = &w.out, &w.out
 	if err := w.cmd.Start(); err != nil {
@@ -138,7 +138,7 @@ func startWorker(t *testing.T, ctx context.Context, dsn, round, outFile string, 
 }
 
 // result parses a worker's "result" line: its round id and scanned count.
-func (w *worker) result(t *testing.T) (round string, scanned, repos, failed int) {
+func (w *queueWorkerProc) result(t *testing.T) (round string, scanned, repos, failed int) {
 	t.Helper()
 	for _, line := range strings.Split(w.out.String(), "\n") {
 		if _, err := fmt.Sscanf(line, "result %s scanned=%d repos=%d failed=%d", &round, &scanned, &repos, &failed); err == nil {
@@ -149,14 +149,14 @@ func (w *worker) result(t *testing.T) (round string, scanned, repos, failed int)
 	return "", 0, 0, 0
 }
 
-// scanLines reads the workers' "what pid repo" lines.
-type scanLine struct {
+// queueScanLine is one of the workers' "what pid repo" lines.
+type queueScanLine struct {
 	what string
 	pid  int
 	repo int64
 }
 
-func readScanLines(t *testing.T, path string) []scanLine {
+func readQueueScanLines(t *testing.T, path string) []queueScanLine {
 	t.Helper()
 	f, err := os.Open(path)
 	if os.IsNotExist(err) {
@@ -166,10 +166,10 @@ func readScanLines(t *testing.T, path string) []scanLine {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var out []scanLine
+	var out []queueScanLine
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		var l scanLine
+		var l queueScanLine
 		if _, err := fmt.Sscanf(sc.Text(), "%s %d %d", &l.what, &l.pid, &l.repo); err != nil {
 			t.Fatalf("line %q: %v", sc.Text(), err)
 		}
@@ -182,8 +182,8 @@ func readScanLines(t *testing.T, path string) []scanLine {
 }
 
 const (
-	processRepos = 25
-	processLease = 2 * time.Second
+	queueProcRepos = 25
+	queueProcLease = 2 * time.Second
 )
 
 func TestQueueProcesses(t *testing.T) {
@@ -194,13 +194,13 @@ func TestQueueProcesses(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
 			start := time.Now()
-			var workers []*worker
+			var workers []*queueWorkerProc
 			for range 3 {
 				// No round name: the three must agree on one round.
-				workers = append(workers, startWorker(t, ctx, dsn, "", out, processRepos, 150*time.Millisecond, processLease, envFail+"=1"))
+				workers = append(workers, startQueueWorker(t, ctx, dsn, "", out, queueProcRepos, 150*time.Millisecond, queueProcLease, queueEnvFail+"=1"))
 			}
 			wantFailed := map[int64]string{}
-			for _, r := range fakeRepos(processRepos) {
+			for _, r := range queueTestRepos(queueProcRepos) {
 				if r.ID%10 == 3 {
 					wantFailed[r.ID] = "fetch " + r.FullName + ": refs advertised, objects missing"
 				}
@@ -212,11 +212,11 @@ func TestQueueProcesses(t *testing.T) {
 					t.Fatalf("worker %d: %v\n%s", w.cmd.Process.Pid, err, w.out.String())
 				}
 				round, n, repos, _ := w.result(t)
-				if repos != processRepos {
+				if repos != queueProcRepos {
 					t.Errorf("worker %d: round %s, %d repositories", w.cmd.Process.Pid, round, repos)
 				}
 				// Every process reports every failure, whoever scanned it.
-				if got, want := w.failures(t), failureLine(wantFailed); got != want {
+				if got, want := w.failures(t), queueFailureLine(wantFailed); got != want {
 					t.Errorf("worker %d reports failures %s\nwant %s", w.cmd.Process.Pid, got, want)
 				}
 				rounds[round] = true
@@ -226,21 +226,21 @@ func TestQueueProcesses(t *testing.T) {
 			if len(rounds) != 1 {
 				t.Errorf("the workers ran %d rounds: %v", len(rounds), rounds)
 			}
-			lines := readScanLines(t, out)
-			starts, dones, lists, byPID := tally(lines)
-			for _, r := range fakeRepos(processRepos) {
+			lines := readQueueScanLines(t, out)
+			starts, dones, lists, byPID := queueTally(lines)
+			for _, r := range queueTestRepos(queueProcRepos) {
 				if starts[r.ID] != 1 || dones[r.ID] != 1 {
 					t.Errorf("%s: started %d times, done %d times; want 1 and 1", r.FullName, starts[r.ID], dones[r.ID])
 				}
 			}
-			if lists != 1 || scanned != processRepos {
-				t.Errorf("%d listings, workers report %d scans; want 1 and %d", lists, scanned, processRepos)
+			if lists != 1 || scanned != queueProcRepos {
+				t.Errorf("%d listings, workers report %d scans; want 1 and %d", lists, scanned, queueProcRepos)
 			}
 			if len(byPID) < 2 {
 				t.Errorf("one process scanned everything: %v", byPID)
 			}
 			t.Logf("%s: 3 processes, %d repositories of 150 ms, 2 workers each: %v; scans per process %v",
-				b.Name, processRepos, elapsed.Round(time.Millisecond), byPID)
+				b.Name, queueProcRepos, elapsed.Round(time.Millisecond), byPID)
 		})
 	}
 }
@@ -255,15 +255,15 @@ func TestQueueProcessKilled(t *testing.T) {
 			start := time.Now()
 			round := "killed-" + b.Name
 			// The victim's scans never end; the others' take 150 ms.
-			victim := startWorker(t, ctx, dsn, round, out, processRepos, time.Hour, processLease)
-			others := []*worker{
-				startWorker(t, ctx, dsn, round, out, processRepos, 150*time.Millisecond, processLease),
-				startWorker(t, ctx, dsn, round, out, processRepos, 150*time.Millisecond, processLease),
+			victim := startQueueWorker(t, ctx, dsn, round, out, queueProcRepos, time.Hour, queueProcLease)
+			others := []*queueWorkerProc{
+				startQueueWorker(t, ctx, dsn, round, out, queueProcRepos, 150*time.Millisecond, queueProcLease),
+				startQueueWorker(t, ctx, dsn, round, out, queueProcRepos, 150*time.Millisecond, queueProcLease),
 			}
 			vpid := victim.cmd.Process.Pid
 			for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
 				started := false
-				for _, l := range readScanLines(t, out) {
+				for _, l := range readQueueScanLines(t, out) {
 					started = started || (l.what == "start" && l.pid == vpid)
 				}
 				if started {
@@ -284,14 +284,14 @@ func TestQueueProcessKilled(t *testing.T) {
 					t.Fatalf("worker %d: %v\n%s", w.cmd.Process.Pid, err, w.out.String())
 				}
 				rd, n, repos, failed := w.result(t)
-				if rd != round || repos != processRepos || failed != 0 {
+				if rd != round || repos != queueProcRepos || failed != 0 {
 					t.Errorf("worker %d: round %s, %d repositories, %d failed", w.cmd.Process.Pid, rd, repos, failed)
 				}
 				scanned += n
 			}
 			elapsed := time.Since(start)
-			lines := readScanLines(t, out)
-			starts, dones, _, byPID := tally(lines)
+			lines := readQueueScanLines(t, out)
+			starts, dones, _, byPID := queueTally(lines)
 			// The repositories the victim was scanning when it died.
 			lost := map[int64]bool{}
 			for _, l := range lines {
@@ -307,7 +307,7 @@ func TestQueueProcessKilled(t *testing.T) {
 			if len(lost) == 0 {
 				t.Fatal("the victim was scanning nothing")
 			}
-			for _, r := range fakeRepos(processRepos) {
+			for _, r := range queueTestRepos(queueProcRepos) {
 				wantStarts := 1
 				if lost[r.ID] {
 					wantStarts = 2 // the victim's, never finished, and its rescuer's
@@ -316,23 +316,23 @@ func TestQueueProcessKilled(t *testing.T) {
 					t.Errorf("%s: started %d times, done %d times; want %d and 1", r.FullName, starts[r.ID], dones[r.ID], wantStarts)
 				}
 			}
-			if scanned != processRepos {
-				t.Errorf("the survivors report %d scans, want %d", scanned, processRepos)
+			if scanned != queueProcRepos {
+				t.Errorf("the survivors report %d scans, want %d", scanned, queueProcRepos)
 			}
 			// The lost repositories come back after the lease (and its
 			// grace), not after River's own rescuer's 30-second round.
-			if bound := killedAt + processLease + leaseGrace(processLease) + 10*time.Second; elapsed > bound {
+			if bound := killedAt + queueProcLease + roundLeaseGrace(queueProcLease) + 10*time.Second; elapsed > bound {
 				t.Errorf("survivors done %v after the start, want within %v: the lost jobs were not rescued after the lease", elapsed, bound)
 			}
 			t.Logf("%s: victim killed at %v holding %d repositories; survivors done at %v (lease %v); scans per process %v",
-				b.Name, killedAt.Round(time.Millisecond), len(lost), elapsed.Round(time.Millisecond), processLease, byPID)
+				b.Name, killedAt.Round(time.Millisecond), len(lost), elapsed.Round(time.Millisecond), queueProcLease, byPID)
 		})
 	}
 }
 
-// tally counts start and done lines per repository, listings, and done
+// queueTally counts start and done lines per repository, listings, and done
 // lines per process.
-func tally(lines []scanLine) (starts, dones map[int64]int, lists int, byPID map[int]int) {
+func queueTally(lines []queueScanLine) (starts, dones map[int64]int, lists int, byPID map[int]int) {
 	starts, dones, byPID = map[int64]int{}, map[int64]int{}, map[int]int{}
 	for _, l := range lines {
 		switch l.what {
@@ -358,10 +358,10 @@ func TestQueueListerKilled(t *testing.T) {
 			start := time.Now()
 			round := "lister-killed-" + b.Name
 			// The first process starts listing and never finishes.
-			victim := startWorker(t, ctx, dsn, round, out, processRepos, 50*time.Millisecond, processLease, envHang+"=1")
+			victim := startQueueWorker(t, ctx, dsn, round, out, queueProcRepos, 50*time.Millisecond, queueProcLease, queueEnvHang+"=1")
 			vpid := victim.cmd.Process.Pid
 			for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
-				lines := readScanLines(t, out)
+				lines := readQueueScanLines(t, out)
 				if len(lines) > 0 && lines[0].what == "list" && lines[0].pid == vpid {
 					break
 				}
@@ -374,9 +374,9 @@ func TestQueueListerKilled(t *testing.T) {
 			}
 			victim.cmd.Wait() //nolint:errcheck // killed
 			killedAt := time.Since(start)
-			others := []*worker{
-				startWorker(t, ctx, dsn, round, out, processRepos, 50*time.Millisecond, processLease),
-				startWorker(t, ctx, dsn, round, out, processRepos, 50*time.Millisecond, processLease),
+			others := []*queueWorkerProc{
+				startQueueWorker(t, ctx, dsn, round, out, queueProcRepos, 50*time.Millisecond, queueProcLease),
+				startQueueWorker(t, ctx, dsn, round, out, queueProcRepos, 50*time.Millisecond, queueProcLease),
 			}
 			scanned := 0
 			for _, w := range others {
@@ -384,25 +384,25 @@ func TestQueueListerKilled(t *testing.T) {
 					t.Fatalf("worker %d: %v\n%s", w.cmd.Process.Pid, err, w.out.String())
 				}
 				_, n, repos, failed := w.result(t)
-				if repos != processRepos || failed != 0 {
+				if repos != queueProcRepos || failed != 0 {
 					t.Errorf("worker %d: %d repositories, %d failed", w.cmd.Process.Pid, repos, failed)
 				}
 				scanned += n
 			}
 			elapsed := time.Since(start)
-			starts, dones, lists, _ := tally(readScanLines(t, out))
+			starts, dones, lists, _ := queueTally(readQueueScanLines(t, out))
 			if lists != 2 {
 				t.Errorf("%d listings, want 2 (the victim's and one survivor's)", lists)
 			}
-			for _, r := range fakeRepos(processRepos) {
+			for _, r := range queueTestRepos(queueProcRepos) {
 				if starts[r.ID] != 1 || dones[r.ID] != 1 {
 					t.Errorf("%s: started %d times, done %d times; want 1 and 1", r.FullName, starts[r.ID], dones[r.ID])
 				}
 			}
-			if scanned != processRepos {
-				t.Errorf("the survivors report %d scans, want %d", scanned, processRepos)
+			if scanned != queueProcRepos {
+				t.Errorf("the survivors report %d scans, want %d", scanned, queueProcRepos)
 			}
-			t.Logf("%s: lister killed at %v; round done at %v (lease %v)", b.Name, killedAt.Round(time.Millisecond), elapsed.Round(time.Millisecond), processLease)
+			t.Logf("%s: lister killed at %v; round done at %v (lease %v)", b.Name, killedAt.Round(time.Millisecond), elapsed.Round(time.Millisecond), queueProcLease)
 		})
 	}
 }

@@ -38,7 +38,7 @@ func TestQueueMigrationsConcurrent(t *testing.T) {
 				wg.Go(func() {
 					q, err := openQueue(ctx, st.Dialect(), path, dsn, queueConfig{
 						queue: roundQueue("r"), workers: 1, lease: time.Minute, log: slog.New(slog.DiscardHandler),
-						add: func(w *river.Workers) { river.AddWorker(w, &repoWorker{}) },
+						add: func(w *river.Workers) { river.AddWorker(w, &repoJobWorker{}) },
 					})
 					mu.Lock()
 					defer mu.Unlock()

@@ -154,7 +154,7 @@ func RunRound(ctx context.Context, o RoundOptions) (RoundResult, error) {
 		return RoundResult{}, fmt.Errorf("run round: %w", err)
 	}
 	defer st.Close()
-	r := &roundRun{o: o, st: st, worker: workerName()}
+	r := &roundRun{o: o, st: st, worker: roundWorkerName()}
 	return r.run(ctx)
 }
 
@@ -172,8 +172,8 @@ func (o RoundOptions) check() error {
 	return nil
 }
 
-// workerName identifies this process in the round's records.
-func workerName() string {
+// roundWorkerName identifies this process in the round's records.
+func roundWorkerName() string {
 	h, err := os.Hostname()
 	if err != nil {
 		h = "unknown"
@@ -229,10 +229,10 @@ func (r *roundRun) run(ctx context.Context) (RoundResult, error) {
 		queue:   roundQueue(r.id),
 		workers: r.o.Workers,
 		lease:   r.o.Lease,
-		log:     warnings(r.o.Log),
+		log:     riverLogger(r.o.Log),
 		add: func(w *river.Workers) {
-			river.AddWorker(w, &listWorker{r: r})
-			river.AddWorker(w, &repoWorker{r: r})
+			river.AddWorker(w, &listJobWorker{r: r})
+			river.AddWorker(w, &repoJobWorker{r: r})
 		},
 	})
 	if err != nil {
@@ -240,7 +240,7 @@ func (r *roundRun) run(ctx context.Context) (RoundResult, error) {
 	}
 	defer r.q.close()
 	if rd.listedAt == 0 {
-		if err := r.q.insert(ctx, []river.InsertManyParams{{Args: listArgs{Round: r.id}, InsertOpts: r.insertOpts()}}); err != nil {
+		if err := r.q.insert(ctx, []river.InsertManyParams{{Args: listJobArgs{Round: r.id}, InsertOpts: r.insertOpts()}}); err != nil {
 			return RoundResult{}, fmt.Errorf("run round %s: queue listing: %w", r.id, err)
 		}
 	}
@@ -266,7 +266,7 @@ func (r *roundRun) run(ctx context.Context) (RoundResult, error) {
 // insertOpts puts a job in the round's queue, unique by its args'
 // river:"unique" fields.
 func (r *roundRun) insertOpts() *river.InsertOpts {
-	return &river.InsertOpts{Queue: roundQueue(r.id), MaxAttempts: maxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return &river.InsertOpts{Queue: roundQueue(r.id), MaxAttempts: queueMaxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
 // waitErrorLimit is how long wait bears with a database that keeps
@@ -275,8 +275,8 @@ const waitErrorLimit = 2 * time.Minute
 
 // wait polls the round until it is no longer open, completing it when no
 // job of it is left, and rescuing the jobs of dead workers meanwhile.
-func (r *roundRun) wait(ctx context.Context) (round, error) {
-	tick := time.NewTicker(pollInterval(r.o.Lease))
+func (r *roundRun) wait(ctx context.Context) (roundRow, error) {
+	tick := time.NewTicker(roundPollInterval(r.o.Lease))
 	defer tick.Stop()
 	var failingSince time.Time
 	for {
@@ -287,7 +287,7 @@ func (r *roundRun) wait(ctx context.Context) (round, error) {
 				failingSince = time.Now()
 			}
 			if time.Since(failingSince) > waitErrorLimit {
-				return round{}, fmt.Errorf("run round %s: %w", r.id, err)
+				return roundRow{}, fmt.Errorf("run round %s: %w", r.id, err)
 			}
 			r.o.Log.WarnContext(ctx, "poll round", "round", r.id, "error", err.Error())
 		case err == nil && rd.state != roundOpen:
@@ -297,7 +297,7 @@ func (r *roundRun) wait(ctx context.Context) (round, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return round{}, fmt.Errorf("run round %s: %w", r.id, ctx.Err())
+			return roundRow{}, fmt.Errorf("run round %s: %w", r.id, ctx.Err())
 		case <-tick.C:
 		}
 	}
@@ -305,7 +305,7 @@ func (r *roundRun) wait(ctx context.Context) (round, error) {
 
 // poll looks at the round once: it gives the jobs of dead workers back to
 // the queue, and completes the round if no job of it is left.
-func (r *roundRun) poll(ctx context.Context) (round, error) {
+func (r *roundRun) poll(ctx context.Context) (roundRow, error) {
 	rd, now, err := readRound(ctx, r.st, r.id)
 	if err != nil || rd.state != roundOpen {
 		return rd, err
@@ -313,7 +313,7 @@ func (r *roundRun) poll(ctx context.Context) (round, error) {
 	if rd.listedAt != 0 {
 		r.listed(rd.repos)
 	}
-	n, err := r.q.rescue(ctx, now, r.o.Lease+leaseGrace(r.o.Lease))
+	n, err := r.q.rescue(ctx, now, r.o.Lease+roundLeaseGrace(r.o.Lease))
 	if err != nil {
 		return rd, err
 	}
@@ -328,8 +328,8 @@ func (r *roundRun) poll(ctx context.Context) (round, error) {
 }
 
 // result reads a finished round.
-func (r *roundRun) result(ctx context.Context, rd round) (RoundResult, error) {
-	res := RoundResult{ID: rd.id, Started: fromMicros(rd.startedAt), Finished: fromMicros(rd.finishedAt),
+func (r *roundRun) result(ctx context.Context, rd roundRow) (RoundResult, error) {
+	res := RoundResult{ID: rd.id, Started: roundTime(rd.startedAt), Finished: roundTime(rd.finishedAt),
 		Failed: map[int64]string{}, Scanned: int(r.scanned.Load())}
 	if rd.state == roundFailed {
 		return res, &ListError{Round: rd.id, Reason: rd.err}
@@ -340,20 +340,20 @@ func (r *roundRun) result(ctx context.Context, rd round) (RoundResult, error) {
 	}
 	for _, rr := range repos {
 		res.Repos = append(res.Repos, rr.repo)
-		if rr.state == repoFailed {
+		if rr.state == roundRepoFailed {
 			res.Failed[rr.repo.ID] = rr.reason
 		}
 	}
 	return res, nil
 }
 
-// listWorker runs a round's listing job.
-type listWorker struct {
-	river.WorkerDefaults[listArgs]
+// listJobWorker runs a round's listing job.
+type listJobWorker struct {
+	river.WorkerDefaults[listJobArgs]
 	r *roundRun
 }
 
-func (w *listWorker) Work(ctx context.Context, job *river.Job[listArgs]) error {
+func (w *listJobWorker) Work(ctx context.Context, job *river.Job[listJobArgs]) error {
 	r := w.r
 	rd, _, err := readRound(ctx, r.st, r.id)
 	if err != nil {
@@ -385,30 +385,30 @@ func (w *listWorker) Work(ctx context.Context, job *river.Job[listArgs]) error {
 	// The repositories are recorded before their jobs exist, and the round
 	// marked listed only after: a lister that dies in between leaves a
 	// listing job that the next lister redoes, its duplicates skipped.
-	if err := addRepos(ctx, r.st, r.id, uniq); err != nil {
+	if err := addRoundRepos(ctx, r.st, r.id, uniq); err != nil {
 		return err
 	}
 	params := make([]river.InsertManyParams, 0, len(uniq))
 	for _, rp := range uniq {
-		params = append(params, river.InsertManyParams{Args: repoArgs{Round: r.id, RepoID: rp.ID, Repo: rp}, InsertOpts: r.insertOpts()})
+		params = append(params, river.InsertManyParams{Args: repoJobArgs{Round: r.id, RepoID: rp.ID, Repo: rp}, InsertOpts: r.insertOpts()})
 	}
 	if err := r.q.insert(ctx, params); err != nil {
 		return fmt.Errorf("queue repositories: %w", err)
 	}
-	if err := markListed(ctx, r.st, r.id, len(uniq)); err != nil {
+	if err := markRoundListed(ctx, r.st, r.id, len(uniq)); err != nil {
 		return err
 	}
 	r.listed(len(uniq))
 	return nil
 }
 
-// repoWorker runs a repository's job.
-type repoWorker struct {
-	river.WorkerDefaults[repoArgs]
+// repoJobWorker runs a repository's job.
+type repoJobWorker struct {
+	river.WorkerDefaults[repoJobArgs]
 	r *roundRun
 }
 
-func (w *repoWorker) Work(ctx context.Context, job *river.Job[repoArgs]) error {
+func (w *repoJobWorker) Work(ctx context.Context, job *river.Job[repoJobArgs]) error {
 	r, rp := w.r, job.Args.Repo
 	r.event(Event{Kind: EventRepoStarted, Repo: rp})
 	var err error
@@ -434,7 +434,7 @@ func (w *repoWorker) Work(ctx context.Context, job *river.Job[repoArgs]) error {
 	// Recorded even if the job's context has just ended: the scan is done.
 	recCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
-	if err := finishRepo(recCtx, r.st, r.id, rp.ID, r.worker, reason); err != nil {
+	if err := finishRoundRepo(recCtx, r.st, r.id, rp.ID, r.worker, reason); err != nil {
 		return err
 	}
 	if reason != "" {
@@ -445,25 +445,27 @@ func (w *repoWorker) Work(ctx context.Context, job *river.Job[repoArgs]) error {
 	return nil
 }
 
-// warnings passes on a logger's records of level Warn and above: River
+// riverLogger passes on a logger's records of level Warn and above: River
 // logs every job at Info.
-func warnings(l *slog.Logger) *slog.Logger {
-	return slog.New(minLevel{l.Handler(), slog.LevelWarn})
+func riverLogger(l *slog.Logger) *slog.Logger {
+	return slog.New(minLevelHandler{l.Handler(), slog.LevelWarn})
 }
 
-type minLevel struct {
+type minLevelHandler struct {
 	slog.Handler
 	min slog.Level
 }
 
-func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+func (h minLevelHandler) Enabled(ctx context.Context, l slog.Level) bool {
 	return l >= h.min && h.Handler.Enabled(ctx, l)
 }
 
-func (h minLevel) WithAttrs(a []slog.Attr) slog.Handler {
-	return minLevel{h.Handler.WithAttrs(a), h.min}
+func (h minLevelHandler) WithAttrs(a []slog.Attr) slog.Handler {
+	return minLevelHandler{h.Handler.WithAttrs(a), h.min}
 }
-func (h minLevel) WithGroup(n string) slog.Handler { return minLevel{h.Handler.WithGroup(n), h.min} }
+func (h minLevelHandler) WithGroup(n string) slog.Handler {
+	return minLevelHandler{h.Handler.WithGroup(n), h.min}
+}
 
 // newRoundID names a round that was not given a name.
 func newRoundID(now time.Time) (string, error) {

@@ -15,8 +15,8 @@ import (
 	"github.com/leakstop/leakstop/state/storetest"
 )
 
-// fakeRepos returns n repositories of organisation acme, ids 1001….
-func fakeRepos(n int) []Repo {
+// queueTestRepos returns n repositories of organisation acme, ids 1001….
+func queueTestRepos(n int) []Repo {
 	repos := make([]Repo, n)
 	for i := range repos {
 		name := fmt.Sprintf("repo-%02d", i+1)
@@ -29,13 +29,13 @@ func fakeRepos(n int) []Repo {
 	return repos
 }
 
-// scanLog counts Scan calls per repository.
-type scanLog struct {
+// queueScanLog counts Scan calls per repository.
+type queueScanLog struct {
 	mu    sync.Mutex
 	calls map[int64]int
 }
 
-func (l *scanLog) scan(fail func(Repo) error) func(context.Context, Repo) error {
+func (l *queueScanLog) scan(fail func(Repo) error) func(context.Context, Repo) error {
 	return func(_ context.Context, r Repo) error {
 		l.mu.Lock()
 		if l.calls == nil {
@@ -50,7 +50,7 @@ func (l *scanLog) scan(fail func(Repo) error) func(context.Context, Repo) error 
 	}
 }
 
-func listOf(repos []Repo, calls *int) func(context.Context) ([]Repo, error) {
+func queueLister(repos []Repo, calls *int) func(context.Context) ([]Repo, error) {
 	var mu sync.Mutex
 	return func(context.Context) ([]Repo, error) {
 		mu.Lock()
@@ -66,14 +66,14 @@ func TestRoundOneProcess(t *testing.T) {
 			dsn := b.DSN(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			repos := fakeRepos(25)
-			var log scanLog
+			repos := queueTestRepos(25)
+			var log queueScanLog
 			lists := 0
 			var events []Event
 			start := time.Now()
 			res, err := RunRound(ctx, RoundOptions{
 				DSN: dsn, Workers: 4, Lease: 3 * time.Second,
-				List: listOf(repos, &lists),
+				List: queueLister(repos, &lists),
 				Scan: log.scan(func(r Repo) error {
 					switch r.ID % 10 {
 					case 3:
@@ -123,7 +123,7 @@ func TestRoundOneProcess(t *testing.T) {
 			if res.ID == "" || res.Started.IsZero() || res.Finished.Before(res.Started) {
 				t.Errorf("round id %q, started %v, finished %v", res.ID, res.Started, res.Finished)
 			}
-			rd := readTestRound(t, dsn, res.ID)
+			rd := queueReadRound(t, dsn, res.ID)
 			if rd.state != roundComplete {
 				t.Errorf("round state %q, want complete", rd.state)
 			}
@@ -139,18 +139,18 @@ func TestRoundOneProcess(t *testing.T) {
 				t.Errorf("events by kind: %v", kinds)
 			}
 			if b.Name == "postgres" {
-				assertRiverInSchema(t, dsn)
+				queueAssertRiverInSchema(t, dsn)
 			}
 
 			// A round finished more than roundRetention ago is forgotten
 			// when the next one finishes.
 			ancient := time.Now().Add(-roundRetention - time.Hour).UnixMicro()
-			execTestSQL(t, dsn, `INSERT INTO orgqueue_rounds (id, named, state, started_at, finished_at) VALUES ('ancient', 1, 'complete', ?, ?)`, ancient, ancient)
-			execTestSQL(t, dsn, `INSERT INTO orgqueue_repos (round_id, repo_id, full_name, repo, state) VALUES ('ancient', 1, 'acme/old', '{}', 'done')`)
+			queueExecSQL(t, dsn, `INSERT INTO orgqueue_rounds (id, named, state, started_at, finished_at) VALUES ('ancient', 1, 'complete', ?, ?)`, ancient, ancient)
+			queueExecSQL(t, dsn, `INSERT INTO orgqueue_repos (round_id, repo_id, full_name, repo, state) VALUES ('ancient', 1, 'acme/old', '{}', 'done')`)
 
 			// A second round after completion scans everything again.
-			var log2 scanLog
-			res2, err := RunRound(ctx, RoundOptions{DSN: dsn, Lease: 3 * time.Second, List: listOf(repos, &lists), Scan: log2.scan(nil)})
+			var log2 queueScanLog
+			res2, err := RunRound(ctx, RoundOptions{DSN: dsn, Lease: 3 * time.Second, List: queueLister(repos, &lists), Scan: log2.scan(nil)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -162,10 +162,10 @@ func TestRoundOneProcess(t *testing.T) {
 					t.Errorf("second round scanned %d %d times", id, n)
 				}
 			}
-			if n := countTestRows(t, dsn, `SELECT count(*) FROM orgqueue_rounds WHERE id IN ('ancient', ?, ?)`, res.ID, res2.ID); n != 2 {
+			if n := queueCountRows(t, dsn, `SELECT count(*) FROM orgqueue_rounds WHERE id IN ('ancient', ?, ?)`, res.ID, res2.ID); n != 2 {
 				t.Errorf("%d of the ancient, first and second rounds kept, want the last two", n)
 			}
-			if n := countTestRows(t, dsn, `SELECT count(*) FROM orgqueue_repos WHERE round_id = 'ancient'`); n != 0 {
+			if n := queueCountRows(t, dsn, `SELECT count(*) FROM orgqueue_repos WHERE round_id = 'ancient'`); n != 0 {
 				t.Errorf("%d repositories of the ancient round kept", n)
 			}
 		})
@@ -209,10 +209,10 @@ func TestRoundNamedJoinsCompleted(t *testing.T) {
 	dsn := storetest.SQLite(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	repos := fakeRepos(3)
+	repos := queueTestRepos(3)
 	lists := 0
-	var log scanLog
-	o := RoundOptions{DSN: dsn, Round: "nightly-42", Lease: 3 * time.Second, List: listOf(repos, &lists),
+	var log queueScanLog
+	o := RoundOptions{DSN: dsn, Round: "nightly-42", Lease: 3 * time.Second, List: queueLister(repos, &lists),
 		Scan: log.scan(func(r Repo) error {
 			if r.ID == 1002 {
 				return errors.New("broken")
@@ -248,8 +248,8 @@ func TestRoundOptionsChecked(t *testing.T) {
 	}
 }
 
-// readTestRound reads a round's row.
-func readTestRound(t *testing.T, dsn, id string) round {
+// queueReadRound reads a round's row.
+func queueReadRound(t *testing.T, dsn, id string) roundRow {
 	t.Helper()
 	ctx := context.Background()
 	st, err := state.Open(ctx, dsn, state.Options{Schemas: []state.Schema{queueSchema}})
@@ -264,8 +264,8 @@ func readTestRound(t *testing.T, dsn, id string) round {
 	return rd
 }
 
-// assertRiverInSchema checks that River's tables are in the DSN's schema.
-func assertRiverInSchema(t *testing.T, dsn string) {
+// queueAssertRiverInSchema checks that River's tables are in the DSN's schema.
+func queueAssertRiverInSchema(t *testing.T, dsn string) {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dsn)
@@ -288,16 +288,16 @@ func TestRoundCancelledProcessLosesNothing(t *testing.T) {
 	for _, b := range storetest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
 			dsn := b.DSN(t)
-			repos := fakeRepos(8)
+			repos := queueTestRepos(8)
 			lists := 0
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			runCtx, stop := context.WithCancel(ctx)
 			defer stop()
-			var first scanLog
+			var first queueScanLog
 			var round string
 			_, err := RunRound(runCtx, RoundOptions{
-				DSN: dsn, Workers: 1, Lease: 3 * time.Second, List: listOf(repos, &lists),
+				DSN: dsn, Workers: 1, Lease: 3 * time.Second, List: queueLister(repos, &lists),
 				OnEvent: func(e Event) { round = e.Round },
 				Scan: func(jobCtx context.Context, r Repo) error {
 					first.scan(nil)(jobCtx, r) //nolint:errcheck // counts the call
@@ -320,8 +320,8 @@ func TestRoundCancelledProcessLosesNothing(t *testing.T) {
 				t.Fatalf("first process scans: %v", first.calls)
 			}
 			start := time.Now()
-			var second scanLog
-			res, err := RunRound(ctx, RoundOptions{DSN: dsn, Lease: 3 * time.Second, List: listOf(repos, &lists), Scan: second.scan(nil)})
+			var second queueScanLog
+			res, err := RunRound(ctx, RoundOptions{DSN: dsn, Lease: 3 * time.Second, List: queueLister(repos, &lists), Scan: second.scan(nil)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -345,12 +345,12 @@ func TestRoundLeaseOverrun(t *testing.T) {
 	dsn := storetest.SQLite(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	repos := fakeRepos(4)
+	repos := queueTestRepos(4)
 	lists := 0
-	var log scanLog
+	var log queueScanLog
 	var listed []int
 	res, err := RunRound(ctx, RoundOptions{
-		DSN: dsn, Lease: time.Second, List: listOf(repos, &lists),
+		DSN: dsn, Lease: time.Second, List: queueLister(repos, &lists),
 		OnEvent: func(e Event) {
 			if e.Kind == EventListed {
 				listed = append(listed, e.Total)
@@ -383,7 +383,7 @@ func TestRoundLeaseOverrun(t *testing.T) {
 	}
 }
 
-func execTestSQL(t *testing.T, dsn, q string, args ...any) {
+func queueExecSQL(t *testing.T, dsn, q string, args ...any) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := state.Open(ctx, dsn, state.Options{Schemas: []state.Schema{queueSchema}})
@@ -396,7 +396,7 @@ func execTestSQL(t *testing.T, dsn, q string, args ...any) {
 	}
 }
 
-func countTestRows(t *testing.T, dsn, q string, args ...any) int {
+func queueCountRows(t *testing.T, dsn, q string, args ...any) int {
 	t.Helper()
 	ctx := context.Background()
 	st, err := state.Open(ctx, dsn, state.Options{Schemas: []state.Schema{queueSchema}})

@@ -47,15 +47,15 @@ var queueSchema = state.Schema{
 
 // Round and repository states in the round's tables.
 const (
-	roundOpen     = "open"
-	roundComplete = "complete"
-	roundFailed   = "failed"
-	repoQueued    = "queued"
-	repoDone      = "done"
-	repoFailed    = "failed"
+	roundOpen       = "open"
+	roundComplete   = "complete"
+	roundFailed     = "failed"
+	roundRepoQueued = "queued"
+	roundRepoDone   = "done"
+	roundRepoFailed = "failed"
 )
 
-type round struct {
+type roundRow struct {
 	id                              string
 	state, err                      string
 	repos                           int
@@ -64,15 +64,15 @@ type round struct {
 
 const roundColumns = `id, state, error, repos, started_at, listed_at, finished_at`
 
-func scanRound(row interface{ Scan(...any) error }) (round, error) {
-	var rd round
+func scanRound(row interface{ Scan(...any) error }) (roundRow, error) {
+	var rd roundRow
 	err := row.Scan(&rd.id, &rd.state, &rd.err, &rd.repos, &rd.startedAt, &rd.listedAt, &rd.finishedAt)
 	return rd, err
 }
 
 // joinRound returns the round named name, or for "" the latest open
 // unnamed one, creating it if there is none; created says whether it did.
-func joinRound(ctx context.Context, st state.Store, name string) (rd round, created bool, err error) {
+func joinRound(ctx context.Context, st state.Store, name string) (rd roundRow, created bool, err error) {
 	err = st.Tx(ctx, func(tx state.Tx) error {
 		if st.Dialect() == "postgres" {
 			// Serialise joiners, so that two cannot both create a round.
@@ -95,7 +95,7 @@ func joinRound(ctx context.Context, st state.Store, name string) (rd round, crea
 		if err != nil {
 			return err
 		}
-		rd = round{id: name, state: roundOpen, startedAt: now.UnixMicro()}
+		rd = roundRow{id: name, state: roundOpen, startedAt: now.UnixMicro()}
 		named := 1
 		if name == "" {
 			named = 0
@@ -108,14 +108,14 @@ func joinRound(ctx context.Context, st state.Store, name string) (rd round, crea
 		return err
 	})
 	if err != nil {
-		return round{}, false, fmt.Errorf("join round: %w", err)
+		return roundRow{}, false, fmt.Errorf("join round: %w", err)
 	}
 	return rd, created, nil
 }
 
 // readRound reads the round id, and the time by the database's clock
 // (the server's on PostgreSQL), which judges leases.
-func readRound(ctx context.Context, st state.Store, id string) (rd round, now time.Time, err error) {
+func readRound(ctx context.Context, st state.Store, id string) (rd roundRow, now time.Time, err error) {
 	err = st.Tx(ctx, func(tx state.Tx) error {
 		if now, err = tx.Now(ctx); err != nil {
 			return err
@@ -124,7 +124,7 @@ func readRound(ctx context.Context, st state.Store, id string) (rd round, now ti
 		return err
 	})
 	if err != nil {
-		return round{}, time.Time{}, fmt.Errorf("read round %s: %w", id, err)
+		return roundRow{}, time.Time{}, fmt.Errorf("read round %s: %w", id, err)
 	}
 	return rd, now, nil
 }
@@ -133,7 +133,7 @@ func readRound(ctx context.Context, st state.Store, id string) (rd round, now ti
 // repository whose job ended without a result (its workers kept dying, or
 // overran the lease, until its attempts ran out) is recorded as failed. A
 // round never listed failed to list. It returns the round as it is then.
-func finishRound(ctx context.Context, st state.Store, id string) (rd round, err error) {
+func finishRound(ctx context.Context, st state.Store, id string) (rd roundRow, err error) {
 	err = st.Tx(ctx, func(tx state.Tx) error {
 		rd, err = scanRound(tx.QueryRow(ctx, `SELECT `+roundColumns+` FROM orgqueue_rounds WHERE id = ?`+tx.ForUpdate(), id))
 		if err != nil || rd.state != roundOpen {
@@ -145,11 +145,11 @@ func finishRound(ctx context.Context, st state.Store, id string) (rd round, err 
 		}
 		rd.finishedAt = now.UnixMicro()
 		if rd.listedAt == 0 {
-			rd.state, rd.err = roundFailed, fmt.Sprintf("not listed: the lister died, stopped or overran the lease %d times", maxAttempts)
+			rd.state, rd.err = roundFailed, fmt.Sprintf("not listed: the lister died, stopped or overran the lease %d times", queueMaxAttempts)
 		} else {
 			rd.state = roundComplete
 			if _, err := tx.Exec(ctx, `UPDATE orgqueue_repos SET state = 'failed', reason = ?, finished_at = ? WHERE round_id = ? AND state = 'queued'`,
-				fmt.Sprintf("not scanned: its worker died or stopped mid-scan %d times", maxAttempts), rd.finishedAt, id); err != nil {
+				fmt.Sprintf("not scanned: its worker died or stopped mid-scan %d times", queueMaxAttempts), rd.finishedAt, id); err != nil {
 				return err
 			}
 		}
@@ -166,7 +166,7 @@ func finishRound(ctx context.Context, st state.Store, id string) (rd round, err 
 		return err
 	})
 	if err != nil {
-		return round{}, fmt.Errorf("finish round %s: %w", id, err)
+		return roundRow{}, fmt.Errorf("finish round %s: %w", id, err)
 	}
 	return rd, nil
 }
@@ -182,7 +182,7 @@ func failRound(ctx context.Context, st state.Store, id, reason string) error {
 			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE orgqueue_rounds SET state = 'failed', error = ?, finished_at = ? WHERE id = ? AND state = 'open'`,
-			truncate(reason), now.UnixMicro(), id)
+			truncateReason(reason), now.UnixMicro(), id)
 		return err
 	})
 	if err != nil {
@@ -191,12 +191,12 @@ func failRound(ctx context.Context, st state.Store, id, reason string) error {
 	return nil
 }
 
-// addRepos records the round's repositories; ones already recorded (by a
+// addRoundRepos records the round's repositories; ones already recorded (by a
 // lister that died) are kept.
-func addRepos(ctx context.Context, st state.Store, id string, repos []Repo) error {
+func addRoundRepos(ctx context.Context, st state.Store, id string, repos []Repo) error {
 	err := st.Tx(ctx, func(tx state.Tx) error {
 		for _, rp := range repos {
-			j, err := repoJSON(rp)
+			j, err := encodeRoundRepo(rp)
 			if err != nil {
 				return err
 			}
@@ -213,7 +213,7 @@ func addRepos(ctx context.Context, st state.Store, id string, repos []Repo) erro
 	return nil
 }
 
-func markListed(ctx context.Context, st state.Store, id string, n int) error {
+func markRoundListed(ctx context.Context, st state.Store, id string, n int) error {
 	err := st.Tx(ctx, func(tx state.Tx) error {
 		now, err := tx.Now(ctx)
 		if err != nil {
@@ -228,11 +228,11 @@ func markListed(ctx context.Context, st state.Store, id string, n int) error {
 	return nil
 }
 
-// finishRepo records a repository's scan: done, or failed for reason.
-func finishRepo(ctx context.Context, st state.Store, id string, repoID int64, worker, reason string) error {
-	s := repoDone
+// finishRoundRepo records a repository's scan: done, or failed for reason.
+func finishRoundRepo(ctx context.Context, st state.Store, id string, repoID int64, worker, reason string) error {
+	s := roundRepoDone
 	if reason != "" {
-		s = repoFailed
+		s = roundRepoFailed
 	}
 	err := st.Tx(ctx, func(tx state.Tx) error {
 		now, err := tx.Now(ctx)
@@ -240,7 +240,7 @@ func finishRepo(ctx context.Context, st state.Store, id string, repoID int64, wo
 			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE orgqueue_repos SET state = ?, reason = ?, worker = ?, finished_at = ? WHERE round_id = ? AND repo_id = ?`,
-			s, truncate(reason), worker, now.UnixMicro(), id, repoID)
+			s, truncateReason(reason), worker, now.UnixMicro(), id, repoID)
 		return err
 	})
 	if err != nil {
@@ -283,8 +283,8 @@ func roundRepos(ctx context.Context, st state.Store, id string) ([]roundRepo, er
 	return out, nil
 }
 
-// truncate bounds a recorded reason.
-func truncate(s string) string {
+// truncateReason bounds a recorded reason.
+func truncateReason(s string) string {
 	const limit = 2000
 	if len(s) <= limit {
 		return s
@@ -292,7 +292,7 @@ func truncate(s string) string {
 	return strings.ToValidUTF8(s[:limit], "") + "…"
 }
 
-func repoJSON(rp Repo) (string, error) {
+func encodeRoundRepo(rp Repo) (string, error) {
 	b, err := json.Marshal(rp)
 	if err != nil {
 		return "", fmt.Errorf("encode repository %d: %w", rp.ID, err)
@@ -300,7 +300,7 @@ func repoJSON(rp Repo) (string, error) {
 	return string(b), nil
 }
 
-func fromMicros(us int64) time.Time {
+func roundTime(us int64) time.Time {
 	if us == 0 {
 		return time.Time{}
 	}
