@@ -28,13 +28,13 @@ import (
 // left, and returns. A process that dies loses nothing: after its lease
 // its job is run by another.
 
-// DefaultLease is how long a repository's job may run before it is given
-// to another worker.
-const DefaultLease = 30 * time.Minute
+// DefaultRoundLease is how long a repository's job may run (see
+// RoundOptions.Lease).
+const DefaultRoundLease = 30 * time.Minute
 
-// DefaultWorkers is how many repositories a process scans at once unless
-// told otherwise.
-const DefaultWorkers = 2
+// DefaultRoundWorkers is how many repositories a process scans at once
+// unless told otherwise.
+const DefaultRoundWorkers = 2
 
 // RoundOptions configure RunRound.
 type RoundOptions struct {
@@ -52,9 +52,9 @@ type RoundOptions struct {
 	// gets its result without scanning again.
 	Round string
 	// Workers is how many repositories this process scans at once:
-	// DefaultWorkers if 0.
+	// DefaultRoundWorkers if 0.
 	Workers int
-	// Lease is how long a job may run: DefaultLease if 0. A scan still
+	// Lease is how long a job may run: DefaultRoundLease if 0. A scan still
 	// running at its lease has its context cancelled and is recorded as
 	// failed; a job whose process died is given to another worker once
 	// its lease and a grace of a tenth of it (at least a second) are
@@ -64,7 +64,7 @@ type RoundOptions struct {
 	// List returns the repositories of the round. It is called by one
 	// process per round (by another only if that one died while listing).
 	// An error fails the round: every process's RunRound returns a
-	// *ListError.
+	// *RoundListError.
 	List func(ctx context.Context) ([]Repo, error)
 	// Scan scans one repository. It is called once per repository per
 	// round, again only if its process died or stopped mid-scan (up to 3
@@ -121,13 +121,13 @@ type Event struct {
 	Reason string
 }
 
-// ListError is a round's failure to list its repositories.
-type ListError struct {
+// RoundListError is a round's failure to list its repositories.
+type RoundListError struct {
 	Round  string
 	Reason string
 }
 
-func (e *ListError) Error() string {
+func (e *RoundListError) Error() string {
 	return fmt.Sprintf("round %s: list repositories: %s", e.Round, e.Reason)
 }
 
@@ -141,10 +141,10 @@ func RunRound(ctx context.Context, o RoundOptions) (RoundResult, error) {
 		return RoundResult{}, err
 	}
 	if o.Workers == 0 {
-		o.Workers = DefaultWorkers
+		o.Workers = DefaultRoundWorkers
 	}
 	if o.Lease == 0 {
-		o.Lease = DefaultLease
+		o.Lease = DefaultRoundLease
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -332,7 +332,7 @@ func (r *roundRun) result(ctx context.Context, rd roundRow) (RoundResult, error)
 	res := RoundResult{ID: rd.id, Started: roundTime(rd.startedAt), Finished: roundTime(rd.finishedAt),
 		Failed: map[int64]string{}, Scanned: int(r.scanned.Load())}
 	if rd.state == roundFailed {
-		return res, &ListError{Round: rd.id, Reason: rd.err}
+		return res, &RoundListError{Round: rd.id, Reason: rd.err}
 	}
 	repos, err := roundRepos(ctx, r.st, rd.id)
 	if err != nil {

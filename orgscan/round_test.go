@@ -184,9 +184,9 @@ func TestRoundListError(t *testing.T) {
 				List: func(context.Context) ([]Repo, error) { return nil, errors.New("GET /orgs/acme/repos: 404 Not Found") },
 				Scan: func(context.Context, Repo) error { scans++; return nil },
 			})
-			var le *ListError
+			var le *RoundListError
 			if !errors.As(err, &le) || le.Round != "ci-run-17" || !strings.Contains(le.Reason, "404 Not Found") {
-				t.Fatalf("RunRound error = %v, want a ListError naming the round and the reason", err)
+				t.Fatalf("RunRound error = %v, want a RoundListError naming the round and the reason", err)
 			}
 			if scans != 0 {
 				t.Errorf("%d scans after a failed listing", scans)
@@ -199,7 +199,7 @@ func TestRoundListError(t *testing.T) {
 				Scan: func(context.Context, Repo) error { return nil },
 			})
 			if !errors.As(err, &le) {
-				t.Errorf("late worker: error %v, want a ListError", err)
+				t.Errorf("late worker: error %v, want a RoundListError", err)
 			}
 		})
 	}
