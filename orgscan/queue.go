@@ -39,8 +39,9 @@ const (
 	jobKindRepo = "leakstop_org_repo"
 )
 
-// queueMaxAttempts bounds how often a job is run: it is run again only when
-// its worker died or overran its lease, never because Scan failed.
+// queueMaxAttempts bounds how often a job is run: it is run again only
+// when its worker died or was stopped mid-job (and a listing also when it
+// overran the lease), never because Scan failed or overran.
 const queueMaxAttempts = 3
 
 // listJobArgs is the job that lists a round's repositories: one per round.
