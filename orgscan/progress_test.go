@@ -11,31 +11,11 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sourcegraph/conc"
 )
-
-// syncBuffer is a bytes.Buffer safe for the display's writer goroutine
-// and the test reading it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func testRepo(i int) Repo {
 	return Repo{ID: int64(1000 + i), Owner: "acme", Name: fmt.Sprintf("r%d", i), FullName: fmt.Sprintf("acme/r%d", i)}
