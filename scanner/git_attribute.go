@@ -108,7 +108,7 @@ func (a *attribution) introduced(c *gitdb.Commit) (*snapshot, []int, error) {
 			p, ok := g.commits[ph]
 			if !ok {
 				// Outside the scanned range: its content is not new.
-				if g.inRange {
+				if g.inRange && !g.wholeTrees {
 					continue
 				}
 				if p, err = g.db.Commit(ph); err != nil {
