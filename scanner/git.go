@@ -144,6 +144,12 @@ type RangeSource struct {
 	// blobs are read): what KnownClean may answer true for later. Blobs
 	// skipped (over MaxFileSize, LFS pointers) are not clean.
 	Clean func(ctx context.Context, blobs []gitdb.Hash) error
+	// AtTips, when set, receives once the scan is done, for every
+	// credential (by fingerprint) held at a branch tip of Range.Include,
+	// the names of those tips — also for credentials the range did not
+	// introduce. With WholeTrees it is complete; without, it knows only
+	// the blobs the range read.
+	AtTips func(byFingerprint map[string][]string)
 	Options
 }
 
@@ -194,7 +200,7 @@ func (s RangeSource) Scan(ctx context.Context, d *Detector, emit func([]Finding)
 		return Summary{}, fmt.Errorf("scan range %s: WholeTrees and AllObjects cannot be combined", s.Range)
 	}
 	g.since, g.allObjects, g.allLocations, g.inRange = s.Since, s.AllObjects, s.AllLocations, true
-	g.wholeTrees, g.knownClean, g.cleanFn = s.WholeTrees, s.KnownClean, s.Clean
+	g.wholeTrees, g.knownClean, g.cleanFn, g.atTipsFn = s.WholeTrees, s.KnownClean, s.Clean, s.AtTips
 	if err := g.rangeScan(ctx, s.Range); err != nil {
 		return Summary{}, err
 	}

@@ -75,6 +75,14 @@ func (g *gitScan) attribute(ctx context.Context, cands []*gitdb.Commit, tips []g
 		}
 	}
 	g.tr.phase("attribute")
+	if g.atTipsFn != nil {
+		if a.atTips == nil {
+			if err := a.loadAtTips(); err != nil {
+				return err
+			}
+		}
+		g.atTipsFn(a.atTips)
+	}
 	if g.allObjects {
 		if err := g.emitUnreached(); err != nil {
 			return err

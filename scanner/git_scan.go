@@ -32,6 +32,7 @@ type gitScan struct {
 	wholeTrees bool
 	knownClean func(context.Context, []gitdb.Hash) (map[gitdb.Hash]bool, error)
 	cleanFn    func(context.Context, []gitdb.Hash) error
+	atTipsFn   func(map[string][]string)
 	// clean collects the blobs read with no hit, when cleanFn is set.
 	clean []gitdb.Hash
 

@@ -1,0 +1,387 @@
+package orgscan
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/leakstop/leakstop/gitdb"
+	"github.com/leakstop/leakstop/scanner"
+	"github.com/leakstop/leakstop/state"
+)
+
+// RoundInfo names one round of an org scan: every repository listed,
+// scanned where needed, and reported.
+type RoundInfo struct {
+	ID string    `json:"id"`
+	At time.Time `json:"at"`
+}
+
+// The modes of a repository's scan (RepoResult.Mode, the JSON report).
+const (
+	// ModeFull read the whole history (first scan, new rules, a tip
+	// that is gone or rewound).
+	ModeFull = "full"
+	// ModeIncremental read the commits the new tips add to the old.
+	ModeIncremental = "incremental"
+	// ModeUnchanged read nothing: the mirror's tips are those scanned.
+	ModeUnchanged = "unchanged"
+	// ModeEmpty: the repository has no commit.
+	ModeEmpty = "empty"
+)
+
+// RepoScanner scans the mirrors of an organisation's repositories
+// incrementally, recording what it finds in Store (whose state.Open was
+// given StateSchema). Its methods are safe for concurrent use, also by
+// several processes sharing the store.
+type RepoScanner struct {
+	Store    state.Store
+	Detector *scanner.Detector
+	// RulesHash identifies the rules and every detector option that
+	// changes what a blob's hits are (rules file, allowlists, decoding):
+	// when it changes, every repository is scanned again in full, and
+	// blobs known clean under other rules are read again.
+	RulesHash string
+	// Options are the scan options (workers, max file size, warnings).
+	Options scanner.Options
+}
+
+// ScanStats is what one scan of a repository read.
+type ScanStats struct {
+	Commits int64 `json:"commits"`
+	// Blobs were read and scanned; Bytes is their size.
+	Blobs int64 `json:"blobs"`
+	Bytes int64 `json:"bytes"`
+	// KnownClean blobs were skipped: the organisation had scanned them
+	// with no hit under the same rules.
+	KnownClean int64 `json:"known_clean"`
+	// NewClean blobs were read, had no hit, and joined the known-clean set.
+	NewClean     int64 `json:"new_clean"`
+	SkippedLarge int64 `json:"skipped_large,omitempty"`
+	// DroppedLocations were recorded before and are no longer reachable
+	// (a full rescan after a force push or a deleted branch).
+	DroppedLocations int64 `json:"dropped_locations,omitempty"`
+	DurationMS       int64 `json:"duration_ms"`
+}
+
+// RepoResult is the outcome of ScanRepo.
+type RepoResult struct {
+	Repo Repo
+	// Findings are what this scan found, merged per credential, secrets
+	// in memory only (for --revoke): all of the repository's after a full
+	// scan, the new commits' after an incremental one. Never store them.
+	Findings []scanner.Finding
+	Stats    ScanStats
+	// Full is true when the whole history was read (Mode ModeFull).
+	Full   bool
+	Mode   string
+	Reason string
+	Notes  []string
+}
+
+// RepoError is a repository that could not be scanned; ScanRepo records
+// it before returning it.
+type RepoError struct {
+	Repo string
+	Err  error
+}
+
+func (e *RepoError) Error() string { return "scan repository " + e.Repo + ": " + e.Err.Error() }
+func (e *RepoError) Unwrap() error { return e.Err }
+
+func (s *RepoScanner) check() error {
+	switch {
+	case s.Store == nil:
+		return errors.New("scan repository: no state store")
+	case s.Detector == nil:
+		return errors.New("scan repository: no detector")
+	case s.RulesHash == "":
+		return errors.New("scan repository: no rules hash")
+	}
+	return nil
+}
+
+// NeedsScan reports whether a repository must be fetched and scanned
+// this round, and why. It is false, and the repository costs no git
+// traffic at all, when its pushed_at is the one last scanned, under the
+// same rules, and that scan succeeded.
+func (s *RepoScanner) NeedsScan(ctx context.Context, r Repo) (bool, string, error) {
+	if err := s.check(); err != nil {
+		return false, "", err
+	}
+	var row repoRow
+	err := s.Store.Tx(ctx, func(tx state.Tx) error {
+		var err error
+		row, err = loadRepo(ctx, tx, r.ID)
+		return err
+	})
+	if err != nil {
+		return false, "", err
+	}
+	switch {
+	case !row.scannedSuccessfully && row.Error != "":
+		return true, "never scanned successfully (last error: " + row.Error + ")", nil
+	case !row.scannedSuccessfully:
+		return true, "never scanned", nil
+	case row.Error != "":
+		return true, "last scan failed: " + row.Error, nil
+	case row.RulesHash != s.RulesHash:
+		return true, "rules changed", nil
+	case !row.PushedAt.Equal(r.PushedAt.UTC().Truncate(time.Microsecond)):
+		return true, "pushed since the last scan", nil
+	}
+	return false, "unchanged since " + row.ScannedAt.Format(time.RFC3339), nil
+}
+
+// ScanRepo scans the mirror at mirrorPath of repository r and records
+// the result. It reads the mirror's ref tips and compares them with the
+// tips of the last successful scan: unchanged tips read nothing; new
+// commits are scanned incrementally (new tips minus old, pairing within
+// whole trees, so a secret added beside an older identifier pairs with
+// it); a first scan, new rules, or an old tip that is missing or no
+// longer reachable from the new tips (a force push, a deleted branch)
+// scan the whole history and replace the repository's locations. Blobs
+// the organisation already scanned with no hit are skipped; blobs read
+// clean join that set. Tips, pushed_at and the rules hash are recorded
+// only after a successful scan; a failure is recorded (RecordFailure)
+// and returned as a *RepoError, and the repository is scanned again next
+// round.
+func (s *RepoScanner) ScanRepo(ctx context.Context, r Repo, mirrorPath string, round RoundInfo) (RepoResult, error) {
+	if err := s.check(); err != nil {
+		return RepoResult{}, err
+	}
+	res, err := s.scanRepo(ctx, r, mirrorPath, round)
+	if err != nil {
+		if ctx.Err() == nil {
+			if rerr := s.RecordFailure(ctx, r, round, err.Error()); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
+		}
+		return RepoResult{Repo: r}, &RepoError{Repo: r.FullName, Err: err}
+	}
+	return res, nil
+}
+
+func (s *RepoScanner) scanRepo(ctx context.Context, r Repo, mirrorPath string, round RoundInfo) (RepoResult, error) {
+	start := time.Now()
+	res := RepoResult{Repo: r}
+	db, err := gitdb.Open(mirrorPath)
+	if err != nil {
+		return res, fmt.Errorf("open mirror: %w", err)
+	}
+	defer db.Close()
+	tips, err := db.Tips()
+	if err != nil {
+		return res, err
+	}
+	newTips := map[string]string{}
+	var include []string
+	for _, t := range tips {
+		newTips[t.Name] = t.Commit.String()
+		switch {
+		case t.Name == "HEAD" && !t.Branch:
+			// A symbolic HEAD is its branch's tip.
+		case strings.ContainsAny(t.Name, "~^@:{"):
+			include = append(include, t.Commit.String()) // not a revision by name
+		default:
+			include = append(include, t.Name) // named, for the tips in AtTips
+		}
+	}
+	slices.Sort(include)
+	if len(include) == 0 {
+		include = uniqueCommits(newTips)
+	}
+	var row repoRow
+	if err := s.Store.Tx(ctx, func(tx state.Tx) error {
+		var err error
+		row, err = loadRepo(ctx, tx, r.ID)
+		return err
+	}); err != nil {
+		return res, err
+	}
+	mode, reason, err := s.plan(ctx, db, row, newTips)
+	if err != nil {
+		return res, err
+	}
+	res.Mode, res.Reason, res.Full = mode, reason, mode == ModeFull || mode == ModeEmpty
+	var rng gitdb.Range
+	if mode == ModeFull || mode == ModeIncremental {
+		rng.Include = include
+		if mode == ModeIncremental {
+			rng.Exclude = uniqueCommits(row.Tips)
+		}
+	}
+	atTips := map[string][]string{}
+	if len(rng.Include) > 0 {
+		rid, err := rulesID(ctx, s.Store, s.RulesHash)
+		if err != nil {
+			return res, err
+		}
+		var known, fresh atomic.Int64
+		src := scanner.RangeSource{
+			Repo: mirrorPath, Range: rng, WholeTrees: true, Options: s.Options,
+			KnownClean: func(ctx context.Context, hs []gitdb.Hash) (map[gitdb.Hash]bool, error) {
+				m, err := knownClean(ctx, s.Store, rid, hs)
+				known.Add(int64(len(m)))
+				return m, err
+			},
+			Clean: func(ctx context.Context, hs []gitdb.Hash) error {
+				fresh.Add(int64(len(hs)))
+				return addClean(ctx, s.Store, rid, hs)
+			},
+			AtTips: func(m map[string][]string) { atTips = m },
+		}
+		out, err := scanner.Collect(ctx, s.Detector, src)
+		if err != nil {
+			return res, err
+		}
+		res.Findings, res.Notes = out.Findings, out.Notes
+		res.Stats = ScanStats{
+			Commits: out.Stats.Commits, Blobs: out.Stats.Blobs, Bytes: out.Stats.Bytes,
+			KnownClean: known.Load(), NewClean: fresh.Load(), SkippedLarge: out.Stats.SkippedLarge,
+		}
+	}
+	res.Stats.DurationMS = time.Since(start).Milliseconds()
+	err = s.Store.Tx(ctx, func(tx state.Tx) error {
+		if err := touchRepo(ctx, tx, r, round.At); err != nil {
+			return err
+		}
+		// Re-read inside the transaction: another worker may have
+		// scanned the repository meanwhile; generations only grow.
+		cur, err := loadRepo(ctx, tx, r.ID)
+		if err != nil {
+			return err
+		}
+		gen := cur.Gen + 1
+		if err := recordFindings(ctx, tx, s.Store, r.ID, gen, res.Findings, round); err != nil {
+			return err
+		}
+		if res.Full {
+			if res.Stats.DroppedLocations, err = dropStaleLocations(ctx, tx, r.ID, gen); err != nil {
+				return err
+			}
+		}
+		if mode != ModeUnchanged {
+			if err := s.updateAtTips(ctx, tx, r.ID, atTips); err != nil {
+				return err
+			}
+		}
+		cur.PushedAt, cur.Tips, cur.RulesHash = r.PushedAt.UTC(), newTips, s.RulesHash
+		cur.ScannedAt, cur.ScannedRound, cur.Gen = round.At, round.ID, gen
+		cur.Mode, cur.Reason, cur.Stats = mode, reason, res.Stats
+		return saveScan(ctx, tx, cur, round.At)
+	})
+	if err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// plan chooses how to scan a repository whose mirror has tips newTips.
+func (s *RepoScanner) plan(ctx context.Context, db *gitdb.DB, row repoRow, newTips map[string]string) (mode, reason string, err error) {
+	switch {
+	case len(newTips) == 0:
+		return ModeEmpty, "the repository has no commit", nil
+	case !row.scannedSuccessfully:
+		return ModeFull, "first scan", nil
+	case row.RulesHash != s.RulesHash:
+		return ModeFull, "rules changed", nil
+	}
+	oldTips := uniqueCommits(row.Tips)
+	if len(oldTips) == 0 {
+		return ModeFull, "first scan with commits", nil
+	}
+	for _, c := range oldTips {
+		ok, err := db.Has(plumbing.NewHash(c))
+		if err != nil {
+			return "", "", err
+		}
+		if !ok {
+			return ModeFull, "a scanned tip (" + c[:12] + ") is gone: force push or deleted branch", nil
+		}
+	}
+	if slices.Equal(oldTips, uniqueCommits(newTips)) {
+		return ModeUnchanged, "tips unchanged", nil
+	}
+	// Is everything scanned before still reachable from the new tips?
+	gone, err := db.RangeCommits(ctx, hashes(oldTips), hashes(uniqueCommits(newTips)))
+	if err != nil {
+		return "", "", err
+	}
+	if len(gone) > 0 {
+		return ModeFull, fmt.Sprintf("%d scanned commit(s) no longer reachable: force push or deleted branch", len(gone)), nil
+	}
+	return ModeIncremental, "new commits", nil
+}
+
+// updateAtTips sets, for the repository's locations, the branch tips that
+// still hold their credential, from the scan's answer by fingerprint.
+func (s *RepoScanner) updateAtTips(ctx context.Context, tx state.Tx, repoID int64, byFP map[string][]string) error {
+	if _, err := tx.Exec(ctx, `UPDATE orgscan_locations SET at_tips = '[]' WHERE repo_id = ?`, repoID); err != nil {
+		return fmt.Errorf("update branch tips of repository %d: %w", repoID, err)
+	}
+	for _, fp := range slices.Sorted(maps.Keys(byFP)) {
+		tips := slices.Clone(byFP[fp])
+		slices.Sort(tips)
+		b, err := json.Marshal(tips)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE orgscan_locations SET at_tips = ? WHERE repo_id = ? AND finding_key = ?`,
+			string(b), repoID, findingKey(s.Store, fp)); err != nil {
+			return fmt.Errorf("update branch tips of repository %d: %w", repoID, err)
+		}
+	}
+	return nil
+}
+
+// RecordFailure records that repository r could not be fetched or
+// scanned this round, and why: it is named in the report and scanned
+// again next round. The recorded tips are kept, so the next scan reads
+// what changed since the last successful one. reason must hold no secret
+// (a token in a URL): it is stored and reported as given.
+func (s *RepoScanner) RecordFailure(ctx context.Context, r Repo, round RoundInfo, reason string) error {
+	if s.Store == nil {
+		return errors.New("record failure: no state store")
+	}
+	if reason == "" {
+		reason = "unknown error"
+	}
+	if len(reason) > 2000 {
+		reason = reason[:2000] + "…"
+	}
+	return s.Store.Tx(ctx, func(tx state.Tx) error {
+		if err := touchRepo(ctx, tx, r, round.At); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE orgscan_repos SET error = ?, error_round = ?, error_at = ? WHERE id = ?`,
+			reason, round.ID, micros(round.At), r.ID)
+		if err != nil {
+			return fmt.Errorf("record failure of repository %s: %w", r.FullName, err)
+		}
+		return nil
+	})
+}
+
+// uniqueCommits returns the distinct commits of a tips map, sorted.
+func uniqueCommits(tips map[string]string) []string {
+	out := slices.Collect(maps.Values(tips))
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func hashes(hexes []string) []gitdb.Hash {
+	out := make([]gitdb.Hash, len(hexes))
+	for i, h := range hexes {
+		out[i] = plumbing.NewHash(h)
+	}
+	return out
+}
