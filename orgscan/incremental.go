@@ -52,6 +52,11 @@ type RepoScanner struct {
 	RulesHash string
 	// Options are the scan options (workers, max file size, warnings).
 	Options scanner.Options
+	// MaxPointReads bounds the blobs not known clean that a scan reads
+	// one by one (point reads, each resolving its delta chain); beyond
+	// it the repository is read in one pass over its packs, as a history
+	// scan does, which is many times faster per blob. 0: 5000.
+	MaxPointReads int
 }
 
 // ScanStats is what one scan of a repository read.
@@ -134,7 +139,7 @@ func (s *RepoScanner) NeedsScan(ctx context.Context, r Repo) (bool, string, erro
 	case row.Error != "":
 		return true, "last scan failed: " + row.Error, nil
 	case row.RulesHash != s.RulesHash:
-		return true, "rules changed", nil
+		return true, reasonRules, nil
 	case !row.PushedAt.Equal(r.PushedAt.UTC().Truncate(time.Microsecond)):
 		return true, "pushed since the last scan", nil
 	}
@@ -219,34 +224,28 @@ func (s *RepoScanner) scanRepo(ctx context.Context, r Repo, mirrorPath string, r
 			rng.Exclude = uniqueCommits(row.Tips)
 		}
 	}
-	atTips := map[string][]string{}
+	var atTips map[string][]string
 	if len(rng.Include) > 0 {
-		rid, err := rulesID(ctx, s.Store, s.RulesHash)
-		if err != nil {
-			return res, err
+		// Forks and rescans after a force push find most blobs known
+		// clean and read the rest by point reads; a repository whose
+		// blobs are mostly new is read in one pass over its packs, which
+		// is many times faster than point reads of every blob.
+		bulk := reason == reasonRules || (mode == ModeFull && !row.scannedSuccessfully && !r.Fork)
+		if !bulk {
+			atTips, err = s.read(ctx, mirrorPath, rng, &res)
+			if errors.Is(err, errManyUnknown) {
+				bulk, atTips = true, nil
+				mode, res.Mode, res.Full = ModeFull, ModeFull, true
+				reason += fmt.Sprintf("; over %d blobs not known clean: read in one pass", s.maxPointReads())
+				res.Reason = reason
+			} else if err != nil {
+				return res, err
+			}
 		}
-		var known, fresh atomic.Int64
-		src := scanner.RangeSource{
-			Repo: mirrorPath, Range: rng, WholeTrees: true, Options: s.Options,
-			KnownClean: func(ctx context.Context, hs []gitdb.Hash) (map[gitdb.Hash]bool, error) {
-				m, err := knownClean(ctx, s.Store, rid, hs)
-				known.Add(int64(len(m)))
-				return m, err
-			},
-			Clean: func(ctx context.Context, hs []gitdb.Hash) error {
-				fresh.Add(int64(len(hs)))
-				return addClean(ctx, s.Store, rid, hs)
-			},
-			AtTips: func(m map[string][]string) { atTips = m },
-		}
-		out, err := scanner.Collect(ctx, s.Detector, src)
-		if err != nil {
-			return res, err
-		}
-		res.Findings, res.Notes = out.Findings, out.Notes
-		res.Stats = ScanStats{
-			Commits: out.Stats.Commits, Blobs: out.Stats.Blobs, Bytes: out.Stats.Bytes,
-			KnownClean: known.Load(), NewClean: fresh.Load(), SkippedLarge: out.Stats.SkippedLarge,
+		if bulk {
+			if err := s.readAll(ctx, mirrorPath, &res); err != nil {
+				return res, err
+			}
 		}
 	}
 	res.Stats.DurationMS = time.Since(start).Milliseconds()
@@ -269,7 +268,7 @@ func (s *RepoScanner) scanRepo(ctx context.Context, r Repo, mirrorPath string, r
 				return err
 			}
 		}
-		if mode != ModeUnchanged {
+		if atTips != nil {
 			if err := s.updateAtTips(ctx, tx, r.ID, atTips); err != nil {
 				return err
 			}
@@ -285,6 +284,92 @@ func (s *RepoScanner) scanRepo(ctx context.Context, r Repo, mirrorPath string, r
 	return res, nil
 }
 
+// reasonRules is the reason of a rescan under new rules.
+const reasonRules = "rules changed"
+
+// defaultMaxPointReads is RepoScanner.MaxPointReads's default.
+const defaultMaxPointReads = 5000
+
+func (s *RepoScanner) maxPointReads() int64 {
+	if s.MaxPointReads > 0 {
+		return int64(s.MaxPointReads)
+	}
+	return defaultMaxPointReads
+}
+
+// errManyUnknown stops a range scan that would read too many blobs by
+// point reads.
+var errManyUnknown = errors.New("too many blobs not known clean")
+
+// read scans rng with a range scan pairing within whole trees, skipping
+// the blobs known clean, and returns the branch tips holding each
+// credential. It gives up with errManyUnknown when more than
+// MaxPointReads blobs are not known clean.
+func (s *RepoScanner) read(ctx context.Context, mirrorPath string, rng gitdb.Range, res *RepoResult) (map[string][]string, error) {
+	rid, err := rulesID(ctx, s.Store, s.RulesHash)
+	if err != nil {
+		return nil, err
+	}
+	var known, unknown, fresh atomic.Int64
+	var atTips map[string][]string
+	src := scanner.RangeSource{
+		Repo: mirrorPath, Range: rng, WholeTrees: true, Options: s.Options,
+		KnownClean: func(ctx context.Context, hs []gitdb.Hash) (map[gitdb.Hash]bool, error) {
+			m, err := knownClean(ctx, s.Store, rid, hs)
+			known.Add(int64(len(m)))
+			if unknown.Add(int64(len(hs)-len(m))) > s.maxPointReads() {
+				return nil, errManyUnknown
+			}
+			return m, err
+		},
+		Clean: func(ctx context.Context, hs []gitdb.Hash) error {
+			fresh.Add(int64(len(hs)))
+			return addClean(ctx, s.Store, rid, hs)
+		},
+		AtTips: func(m map[string][]string) { atTips = m },
+	}
+	out, err := scanner.Collect(ctx, s.Detector, src)
+	if err != nil {
+		return nil, err
+	}
+	res.Findings, res.Notes = out.Findings, append(res.Notes, out.Notes...)
+	res.Stats = ScanStats{
+		Commits: out.Stats.Commits, Blobs: out.Stats.Blobs, Bytes: out.Stats.Bytes,
+		KnownClean: known.Load(), NewClean: fresh.Load(), SkippedLarge: out.Stats.SkippedLarge,
+	}
+	if atTips == nil {
+		atTips = map[string][]string{}
+	}
+	return atTips, nil
+}
+
+// readAll scans the mirror's whole history in one pass over its object
+// database, recording the blobs it reads clean.
+func (s *RepoScanner) readAll(ctx context.Context, mirrorPath string, res *RepoResult) error {
+	rid, err := rulesID(ctx, s.Store, s.RulesHash)
+	if err != nil {
+		return err
+	}
+	var fresh atomic.Int64
+	src := scanner.HistorySource{
+		Repo: mirrorPath, Options: s.Options,
+		Clean: func(ctx context.Context, hs []gitdb.Hash) error {
+			fresh.Add(int64(len(hs)))
+			return addClean(ctx, s.Store, rid, hs)
+		},
+	}
+	out, err := scanner.Collect(ctx, s.Detector, src)
+	if err != nil {
+		return err
+	}
+	res.Findings, res.Notes = out.Findings, append(res.Notes, out.Notes...)
+	res.Stats = ScanStats{
+		Commits: out.Stats.Commits, Blobs: out.Stats.Blobs, Bytes: out.Stats.Bytes,
+		NewClean: fresh.Load(), SkippedLarge: out.Stats.SkippedLarge,
+	}
+	return nil
+}
+
 // plan chooses how to scan a repository whose mirror has tips newTips.
 func (s *RepoScanner) plan(ctx context.Context, db *gitdb.DB, row repoRow, newTips map[string]string) (mode, reason string, err error) {
 	switch {
@@ -293,7 +378,7 @@ func (s *RepoScanner) plan(ctx context.Context, db *gitdb.DB, row repoRow, newTi
 	case !row.scannedSuccessfully:
 		return ModeFull, "first scan", nil
 	case row.RulesHash != s.RulesHash:
-		return ModeFull, "rules changed", nil
+		return ModeFull, reasonRules, nil
 	}
 	oldTips := uniqueCommits(row.Tips)
 	if len(oldTips) == 0 {

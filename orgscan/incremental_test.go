@@ -332,3 +332,34 @@ func TestFailuresAndEmptyRepos(t *testing.T) {
 		t.Error("a mirror without its objects scanned clean")
 	}
 }
+
+// TestForkBeforeParentReadsInOnePass: a fork scanned before its parent
+// knows few blobs clean; past MaxPointReads it reads its object database
+// in one pass instead of blob by blob, and finds the same.
+func TestForkBeforeParentReadsInOnePass(t *testing.T) {
+	st, _ := openScanStore(t, storetest.Backend{Name: "sqlite", DSN: storetest.SQLite})
+	s := newRepoScanner(t, st)
+	s.MaxPointReads = 3
+	c := newFixtureCreds(t, 15)
+	sid, tok := c.pair()
+	f := newScanFixture(t)
+	for i := range 10 {
+		f.write("f"+string(rune('a'+i)), strings.Repeat("x\n", i+1))
+	}
+	f.write(".env", envText(sid, tok))
+	f.commit("one")
+	fk := testRepo(9, "acme/fork", 1)
+	fk.Fork = true
+	res := mustScan(t, s, fk, f.sync(), round(1))
+	if res.Mode != ModeFull || !strings.Contains(res.Reason, "one pass") || res.Stats.Blobs != 11 || len(res.Findings) != 1 {
+		t.Errorf("fork before parent: mode %s (%s), stats %+v, %d findings", res.Mode, res.Reason, res.Stats, len(res.Findings))
+	}
+	// Below the bound, point reads: everything is known clean now.
+	f.write("fz", "new\n")
+	f.commit("two")
+	fk.PushedAt = fk.PushedAt.Add(time.Hour)
+	res = mustScan(t, s, fk, f.sync(), round(2))
+	if res.Mode != ModeIncremental || res.Stats.Blobs != 2 {
+		t.Errorf("after a push: mode %s (%s), stats %+v; want incremental reading 2 blobs", res.Mode, res.Reason, res.Stats)
+	}
+}

@@ -103,6 +103,10 @@ type HistorySource struct {
 	// AllLocations reports every commit and path that holds a credential,
 	// not only the commit that introduced it at each path.
 	AllLocations bool
+	// Clean, when set, receives the blobs the scan read completely and
+	// found no hit in, as RangeSource.Clean does (every blob of the
+	// object database is read, reachable or not).
+	Clean func(ctx context.Context, blobs []gitdb.Hash) error
 	Options
 }
 
@@ -179,7 +183,7 @@ func (s HistorySource) Scan(ctx context.Context, d *Detector, emit func([]Findin
 		return Summary{}, err
 	}
 	defer g.close()
-	g.since, g.allObjects, g.allLocations = s.Since, s.AllObjects, s.AllLocations
+	g.since, g.allObjects, g.allLocations, g.cleanFn = s.Since, s.AllObjects, s.AllLocations, s.Clean
 	if err := g.history(ctx, s.Branch); err != nil {
 		return Summary{}, err
 	}

@@ -114,6 +114,22 @@ func TestRangeSkipsKnownCleanBlobs(t *testing.T) {
 			}
 		})
 	}
+	// A history scan's clean blobs serve a range scan just as well.
+	hcs := &cleanSet{m: map[gitdb.Hash]bool{}}
+	hres := collectT(t, HistorySource{Repo: r.dir, Clean: hcs.add})
+	if int64(len(hcs.m)) >= hres.Stats.Blobs || len(hcs.m) == 0 {
+		t.Fatalf("history scan: %d clean of %d blobs", len(hcs.m), hres.Stats.Blobs)
+	}
+	full := gitdb.Range{Include: []string{"main"}}
+	want := collectT(t, RangeSource{Repo: r.dir, Range: full, WholeTrees: true})
+	got := collectT(t, RangeSource{Repo: r.dir, Range: full, WholeTrees: true, KnownClean: hcs.known})
+	if !slices.Equal(findingKeys(got), findingKeys(want)) || got.Stats.Blobs != hres.Stats.Blobs-int64(len(hcs.m)) {
+		t.Errorf("range scan with the history scan's clean blobs: %d blobs read, findings\n%v\nwant\n%v", got.Stats.Blobs, findingKeys(got), findingKeys(want))
+	}
+	if !slices.Equal(findingKeys(hres), findingKeys(want)) {
+		t.Errorf("whole-trees range of every tip differs from the history scan:\n%v\nwant\n%v", findingKeys(want), findingKeys(hres))
+	}
+
 	// The whole-trees range after the identifier's commit pairs the
 	// secret with it, as a full history scan does.
 	cs := &cleanSet{m: map[gitdb.Hash]bool{}}

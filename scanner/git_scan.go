@@ -180,6 +180,9 @@ func (g *gitScan) history(ctx context.Context, branch string) error {
 		return err
 	}
 	g.tr.phase("blobs")
+	if err := g.flushClean(ctx); err != nil {
+		return err
+	}
 	if err := g.db.IndexTrees(ctx, g.opts.workers(), g.hit); err != nil {
 		return err
 	}
