@@ -404,3 +404,26 @@ func dropStaleLocations(ctx context.Context, tx state.Tx, repoID, gen int64) (in
 	n, _ := res.RowsAffected()
 	return n, nil
 }
+
+// PruneCleanBlobs deletes the known-clean blobs recorded under rules
+// other than s.RulesHash: after a rules change they are never asked
+// for again. It returns how many rows it deleted.
+func (s *RepoScanner) PruneCleanBlobs(ctx context.Context) (int64, error) {
+	if err := s.check(); err != nil {
+		return 0, err
+	}
+	var n int64
+	err := s.Store.Tx(ctx, func(tx state.Tx) error {
+		res, err := tx.Exec(ctx, `DELETE FROM orgscan_clean_blobs WHERE rules_id IN (SELECT id FROM orgscan_rules WHERE hash <> ?)`, s.RulesHash)
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		_, err = tx.Exec(ctx, `DELETE FROM orgscan_rules WHERE hash <> ?`, s.RulesHash)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("prune clean blobs: %w", err)
+	}
+	return n, nil
+}

@@ -226,11 +226,12 @@ func (s *RepoScanner) scanRepo(ctx context.Context, r Repo, mirrorPath string, r
 	}
 	var atTips map[string][]string
 	if len(rng.Include) > 0 {
-		// Forks and rescans after a force push find most blobs known
-		// clean and read the rest by point reads; a repository whose
-		// blobs are mostly new is read in one pass over its packs, which
-		// is many times faster than point reads of every blob.
-		bulk := reason == reasonRules || (mode == ModeFull && !row.scannedSuccessfully && !r.Fork)
+		// Forks, pushes and rescans after a force push find most blobs
+		// known clean and read the rest by point reads; a repository
+		// whose blobs are likely new (first scan or new rules, not a
+		// fork) is read in one pass over its packs, which is many times
+		// faster than point reads of every blob.
+		bulk := mode == ModeFull && !r.Fork && (reason == reasonRules || !row.scannedSuccessfully)
 		if !bulk {
 			atTips, err = s.read(ctx, mirrorPath, rng, &res)
 			if errors.Is(err, errManyUnknown) {
@@ -393,7 +394,7 @@ func (s *RepoScanner) plan(ctx context.Context, db *gitdb.DB, row repoRow, newTi
 			return ModeFull, "a scanned tip (" + c[:12] + ") is gone: force push or deleted branch", nil
 		}
 	}
-	if slices.Equal(oldTips, uniqueCommits(newTips)) {
+	if maps.Equal(row.Tips, newTips) {
 		return ModeUnchanged, "tips unchanged", nil
 	}
 	// Is everything scanned before still reachable from the new tips?

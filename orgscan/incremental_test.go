@@ -164,6 +164,27 @@ func testIncrementalScans(t *testing.T, b storetest.Backend) {
 		t.Errorf("new rules: mode %s (%s), stats %+v; want a full rescan reading everything", res.Mode, res.Reason, res.Stats)
 	}
 
+	// The blobs known clean under the old rules go.
+	pruned, err := s.PruneCleanBlobs(ctx)
+	if err != nil || pruned < 7 {
+		t.Errorf("PruneCleanBlobs = %d, %v; want the old rules' clean blobs", pruned, err)
+	}
+	if pruned, err := s.PruneCleanBlobs(ctx); err != nil || pruned != 0 {
+		t.Errorf("second PruneCleanBlobs = %d, %v", pruned, err)
+	}
+	// A new branch at a commit already scanned reads no commit, only the
+	// blobs with hits, to learn which credentials the new tip holds.
+	f.git("branch", "release")
+	repo.PushedAt = repo.PushedAt.Add(time.Hour)
+	res = mustScan(t, s, repo, f.sync(), round(7))
+	if res.Mode != ModeIncremental || res.Stats.Commits != 0 || res.Stats.KnownClean == 0 {
+		t.Errorf("new branch at a scanned commit: mode %s (%s), stats %+v", res.Mode, res.Reason, res.Stats)
+	}
+	rep = mustReport(t, st, []Repo{repo}, round(7))
+	if d, _ := credByIdentifier(rep, sidD); !slices.Equal(d.Repositories[0].Locations[0].AtTips, []string{"main", "release"}) {
+		t.Errorf("credential D at tips %v; want main and release", d.Repositories[0].Locations[0].AtTips)
+	}
+
 	// No secret anywhere in the state.
 	dump := storetest.Dump(t, dsn)
 	for _, sec := range secrets {
