@@ -344,9 +344,18 @@ func findingKey(st state.Store, fingerprint string) string {
 // repository, as scan generation gen of the repository, in tx.
 func recordFindings(ctx context.Context, tx state.Tx, st state.Store, repoID int64, gen int64, fs []scanner.Finding, round RoundInfo) error {
 	at := micros(round.At)
+	// Credentials are written in id order: transactions of workers that
+	// share credentials then lock their rows in the same order and
+	// cannot deadlock.
+	ids := make([]string, len(fs))
+	order := make([]int, len(fs))
 	for i := range fs {
+		ids[i], order[i] = CredentialID(st, &fs[i]), i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(ids[a], ids[b]) })
+	for _, i := range order {
 		f := &fs[i]
-		id := CredentialID(st, f)
+		id := ids[i]
 		test := 0
 		if f.Test {
 			test = 1

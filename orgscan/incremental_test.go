@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sourcegraph/conc/pool"
+
 	"github.com/leakstop/leakstop/state"
 	"github.com/leakstop/leakstop/state/storetest"
 )
@@ -382,5 +384,56 @@ func TestForkBeforeParentReadsInOnePass(t *testing.T) {
 	res = mustScan(t, s, fk, f.sync(), round(2))
 	if res.Mode != ModeIncremental || res.Stats.Blobs != 2 {
 		t.Errorf("after a push: mode %s (%s), stats %+v; want incremental reading 2 blobs", res.Mode, res.Reason, res.Stats)
+	}
+}
+
+// TestConcurrentScansShareState: workers scanning forks of one
+// repository at once, sharing credentials and clean blobs, neither
+// deadlock nor lose a location.
+func TestConcurrentScansShareState(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			st, _ := openScanStore(t, b)
+			s := newRepoScanner(t, st)
+			c := newFixtureCreds(t, 16)
+			sid1, tok1 := c.pair()
+			sid2, tok2 := c.pair()
+			parent := newScanFixture(t)
+			for i := range 8 {
+				parent.write("p"+string(rune('a'+i)), strings.Repeat("y\n", i+1))
+			}
+			parent.write("one.env", envText(sid1, tok1))
+			parent.write("two.env", envText(sid2, tok2))
+			parent.commit("parent")
+			repos := []Repo{testRepo(100, "acme/parent", 1)}
+			mirrors := []string{parent.sync()}
+			for i := range 5 {
+				fk := cloneFixture(t, parent)
+				fk.write("own.txt", "fork "+string(rune('a'+i))+"\n")
+				fk.commit("fork")
+				r := testRepo(int64(101+i), "acme/fork-"+string(rune('a'+i)), 1)
+				r.Fork = true
+				repos, mirrors = append(repos, r), append(mirrors, fk.sync())
+			}
+			p := pool.New().WithErrors().WithMaxGoroutines(3)
+			for i := range repos {
+				p.Go(func() error {
+					_, err := s.ScanRepo(t.Context(), repos[i], mirrors[i], round(1))
+					return err
+				})
+			}
+			if err := p.Wait(); err != nil {
+				t.Fatal(err)
+			}
+			rep := mustReport(t, st, repos, round(1))
+			if len(rep.Creds) != 2 || rep.Summary.Failed != 0 {
+				t.Fatalf("report: %+v", rep.Summary)
+			}
+			for _, cr := range rep.Creds {
+				if len(cr.Repositories) != 6 {
+					t.Errorf("credential %s in %d repositories, want 6", cr.Identifier, len(cr.Repositories))
+				}
+			}
+		})
 	}
 }

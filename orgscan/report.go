@@ -160,8 +160,12 @@ func Report(ctx context.Context, st state.Store, repos []Repo, round RoundInfo) 
 		listed[r.ID] = r
 	}
 	byID := map[string]*OrgCred{}
+	byRepoID := slices.Clone(repos)
+	slices.SortFunc(byRepoID, func(a, b Repo) int { return cmp.Compare(a.ID, b.ID) })
 	err := st.Tx(ctx, func(tx state.Tx) error {
-		for _, r := range repos {
+		// Rows are written in id order, as every writer does, so that
+		// concurrent transactions cannot deadlock.
+		for _, r := range byRepoID {
 			if err := touchRepo(ctx, tx, r, round.At); err != nil {
 				return err
 			}
