@@ -332,7 +332,7 @@ func (r *OrgReport) WriteText(w io.Writer) error {
 			what += " (Twilio test credentials)"
 		}
 		fmt.Fprintf(&b, "%s%s %s secret %s  fingerprint %s\n", tag, safe(what), safe(c.Identifier), safe(c.Secret), c.Fingerprint)
-		fmt.Fprintf(&b, "  first seen %s (round %s), in %d repositories\n", c.FirstSeen.UTC().Format(time.RFC3339), safe(c.FirstRound), len(c.Repositories))
+		fmt.Fprintf(&b, "  first seen %s (round %s), in %s\n", c.FirstSeen.UTC().Format(time.RFC3339), safe(c.FirstRound), plural(len(c.Repositories), "repository"))
 		for _, cr := range c.Repositories {
 			for _, l := range cr.Locations {
 				tips := "history only"
@@ -344,8 +344,9 @@ func (r *OrgReport) WriteText(w io.Writer) error {
 		}
 	}
 	s := r.Summary
-	fmt.Fprintf(&b, "%d credentials (%d new) in %d places across %d repositories (%d scanned this round, %d failed); %d blobs read, %d skipped as known clean\n",
-		s.Credentials, s.New, s.Locations, s.Repositories, s.ScannedThisRound, s.Failed, s.BlobsRead, s.BlobsKnownClean)
+	fmt.Fprintf(&b, "%s (%d new) in %s across %s (%d scanned this round, %d failed); %s read, %d skipped as known clean\n",
+		plural(s.Credentials, "credential"), s.New, plural(s.Locations, "place"), plural(s.Repositories, "repository"),
+		s.ScannedThisRound, s.Failed, plural(int(s.BlobsRead), "blob"), s.BlobsKnownClean)
 	for _, f := range r.Failed {
 		fmt.Fprintf(&b, "leakstop: error: repository %s could not be scanned: %s\n", safe(f.FullName), safe(f.Reason))
 	}
@@ -353,6 +354,17 @@ func (r *OrgReport) WriteText(w io.Writer) error {
 		return fmt.Errorf("write org report: %w", err)
 	}
 	return nil
+}
+
+// plural is "1 credential", "2 credentials", "2 repositories".
+func plural(n int, one string) string {
+	switch {
+	case n == 1:
+		return "1 " + one
+	case strings.HasSuffix(one, "y"):
+		return strconv.Itoa(n) + " " + strings.TrimSuffix(one, "y") + "ies"
+	}
+	return strconv.Itoa(n) + " " + one + "s"
 }
 
 // safe quotes text from repositories (paths, names) that holds control

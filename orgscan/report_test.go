@@ -88,7 +88,7 @@ func TestReportFormats(t *testing.T) {
 	if err := rep.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"NEW auth-token " + sid, "acme/leaky app/settings.env:3", "1 credentials (1 new) in 1 places across 3 repositories", "leakstop: error: repository acme/failed could not be scanned: fetch: repository not found"} {
+	for _, want := range []string{"NEW auth-token " + sid, "acme/leaky app/settings.env:3", "1 credential (1 new) in 1 place across 3 repositories (2 scanned this round, 1 failed); 2 blobs read", "leakstop: error: repository acme/failed could not be scanned: fetch: repository not found"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text report lacks %q:\n%s", want, text.String())
 		}
