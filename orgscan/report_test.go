@@ -165,3 +165,20 @@ func TestSARIFPathStaysInDir(t *testing.T) {
 		t.Errorf("SARIFPath(acme/.github) = %s, %v", p, err)
 	}
 }
+
+func TestRulesHash(t *testing.T) {
+	base := RulesHash("1.0.0", [][]byte{[]byte("a")}, "inline-allow=true", "max-file-size=0")
+	if RulesHash("1.0.0", [][]byte{[]byte("a")}, "max-file-size=0", "inline-allow=true") != base {
+		t.Error("option order changes the hash")
+	}
+	for _, other := range []string{
+		RulesHash("1.0.1", [][]byte{[]byte("a")}, "inline-allow=true", "max-file-size=0"),
+		RulesHash("1.0.0", [][]byte{[]byte("b")}, "inline-allow=true", "max-file-size=0"),
+		RulesHash("1.0.0", [][]byte{[]byte("a"), nil}, "inline-allow=true", "max-file-size=0"),
+		RulesHash("1.0.0", [][]byte{[]byte("a")}, "inline-allow=false", "max-file-size=0"),
+	} {
+		if other == base {
+			t.Error("a change left the hash unchanged")
+		}
+	}
+}
