@@ -59,6 +59,11 @@ type RepoScanner struct {
 	// it the repository is read in one pass over its packs, as a history
 	// scan does, which is many times faster per blob. 0: 5000.
 	MaxPointReads int
+	// Filter, when set, keeps the findings to record and report (an
+	// ignore file, say); it runs after Twilio's published example
+	// credentials are left out. Whatever decides it belongs in RulesHash,
+	// so that a change rescans what it filtered.
+	Filter func([]scanner.Finding) []scanner.Finding
 }
 
 // ScanStats is what one scan of a repository read.
@@ -92,6 +97,9 @@ type RepoResult struct {
 	Mode   string
 	Reason string
 	Notes  []string
+	// PublishedExamples counts the findings left out as Twilio's
+	// published example credentials.
+	PublishedExamples int
 }
 
 // RepoError is a repository that could not be scanned; ScanRepo records
@@ -251,6 +259,7 @@ func (s *RepoScanner) scanRepo(ctx context.Context, r Repo, mirrorPath string, r
 			}
 		}
 	}
+	res.Findings = s.filter(res.Findings, &res)
 	res.Stats.DurationMS = time.Since(start).Milliseconds()
 	err = s.Store.Tx(ctx, func(tx state.Tx) error {
 		if err := touchRepo(ctx, tx, r, round.At); err != nil {
@@ -371,6 +380,24 @@ func (s *RepoScanner) readAll(ctx context.Context, mirrorPath string, res *RepoR
 		NewClean: fresh.Load(), SkippedLarge: out.Stats.SkippedLarge,
 	}
 	return nil
+}
+
+// filter leaves out Twilio's published example credentials, then
+// applies s.Filter.
+func (s *RepoScanner) filter(fs []scanner.Finding, res *RepoResult) []scanner.Finding {
+	set := s.Detector.Rules()
+	kept := fs[:0:0]
+	for _, f := range fs {
+		if set != nil && set.IsPublishedExample(f.Secret.Reveal()) {
+			res.PublishedExamples++
+			continue
+		}
+		kept = append(kept, f)
+	}
+	if s.Filter != nil {
+		kept = s.Filter(kept)
+	}
+	return kept
 }
 
 // plan chooses how to scan a repository whose mirror has tips newTips.

@@ -13,6 +13,8 @@ import (
 
 	"github.com/sourcegraph/conc/pool"
 
+	"github.com/leakstop/leakstop/rules"
+	"github.com/leakstop/leakstop/scanner"
 	"github.com/leakstop/leakstop/state"
 	"github.com/leakstop/leakstop/state/storetest"
 )
@@ -435,5 +437,44 @@ func TestConcurrentScansShareState(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPublishedExamplesAndFilter: Twilio's published example credentials
+// and what Filter drops are neither recorded nor reported.
+func TestPublishedExamplesAndFilter(t *testing.T) {
+	st, _ := openScanStore(t, storetest.Backend{Name: "sqlite", DSN: storetest.SQLite})
+	c := newFixtureCreds(t, 17)
+	sid1, tok1 := c.pair()
+	sid2, tok2 := c.pair()
+	sid3, tok3 := c.pair()
+	set, err := rules.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set.Published == nil {
+		set.Published = map[string]bool{}
+	}
+	set.Published[rules.ExampleFingerprint(tok1)] = true
+	det, err := scanner.NewDetector(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &RepoScanner{Store: st, Detector: det, RulesHash: "r", Filter: func(fs []scanner.Finding) []scanner.Finding {
+		return slices.DeleteFunc(fs, func(f scanner.Finding) bool { return f.Identifier == sid2 })
+	}}
+	f := newScanFixture(t)
+	f.write("a.env", envText(sid1, tok1))
+	f.write("b.env", envText(sid2, tok2))
+	f.write("c.env", envText(sid3, tok3))
+	f.commit("three")
+	r := testRepo(1, "acme/x", 1)
+	res := mustScan(t, s, r, f.sync(), round(1))
+	if res.PublishedExamples != 1 || len(res.Findings) != 1 || res.Findings[0].Identifier != sid3 {
+		t.Fatalf("published %d, findings %d; want 1 published left out, 1 filtered, 1 kept", res.PublishedExamples, len(res.Findings))
+	}
+	rep := mustReport(t, st, []Repo{r}, round(1))
+	if len(rep.Creds) != 1 || rep.Creds[0].Identifier != sid3 {
+		t.Errorf("report holds %d credentials", len(rep.Creds))
 	}
 }
