@@ -199,15 +199,19 @@ func (s *RepoScanner) scanRepo(ctx context.Context, r Repo, mirrorPath string, r
 	}
 	newTips := map[string]string{}
 	var include []string
+	// branchOf maps the range's revisions to the branch they name, for
+	// AtTips: a range scan counts every included revision as a tip, a
+	// history scan only branches.
+	branchOf := map[string]string{}
 	for _, t := range tips {
 		newTips[t.Name] = t.Commit.String()
-		switch {
-		case t.Name == "HEAD" && !t.Branch:
-			// A symbolic HEAD is its branch's tip.
-		case strings.ContainsAny(t.Name, "~^@:{"):
-			include = append(include, t.Commit.String()) // not a revision by name
-		default:
-			include = append(include, t.Name) // named, for the tips in AtTips
+		if t.Name == "HEAD" && !t.Branch {
+			continue // a symbolic HEAD is its branch's tip
+		}
+		rev := revisionOf(db, t)
+		include = append(include, rev)
+		if t.Branch {
+			branchOf[rev] = t.Name
 		}
 	}
 	slices.Sort(include)
@@ -244,6 +248,9 @@ func (s *RepoScanner) scanRepo(ctx context.Context, r Repo, mirrorPath string, r
 		bulk := mode == ModeFull && !r.Fork && (reason == reasonRules || !row.scannedSuccessfully)
 		if !bulk {
 			atTips, err = s.read(ctx, mirrorPath, rng, &res)
+			if err == nil {
+				atTips = branchTips(atTips, branchOf, res.Findings)
+			}
 			if errors.Is(err, errManyUnknown) {
 				bulk, atTips = true, nil
 				mode, res.Mode, res.Full = ModeFull, ModeFull, true
@@ -380,6 +387,55 @@ func (s *RepoScanner) readAll(ctx context.Context, mirrorPath string, res *RepoR
 		NewClean: fresh.Load(), SkippedLarge: out.Stats.SkippedLarge,
 	}
 	return nil
+}
+
+// branchTips keeps, in a range scan's tips by fingerprint and in its
+// findings' commits, the branches, by their names.
+func branchTips(byFP map[string][]string, branchOf map[string]string, fs []scanner.Finding) map[string][]string {
+	keep := func(revs []string) []string {
+		out := []string{}
+		for _, r := range revs {
+			if b, ok := branchOf[r]; ok {
+				out = append(out, b)
+			}
+		}
+		slices.Sort(out)
+		return slices.Compact(out)
+	}
+	out := make(map[string][]string, len(byFP))
+	for fp, revs := range byFP {
+		if b := keep(revs); len(b) > 0 {
+			out[fp] = b
+		}
+	}
+	for i := range fs {
+		for j := range fs[i].Locations {
+			if c := fs[i].Locations[j].Commit; c != nil {
+				c.AtTips = keep(c.AtTips)
+			}
+		}
+	}
+	return out
+}
+
+// revisionOf names a tip for the range scan: by its name, so that
+// findings say which branches still hold them, when the name resolves
+// to the tip (a branch "v1" beside a tag "v1" resolves to the tag: then
+// its full ref name), else by its commit id.
+func revisionOf(db *gitdb.DB, t gitdb.Tip) string {
+	names := []string{t.Name}
+	if t.Branch && !strings.HasPrefix(t.Name, "refs/") {
+		names = append(names, "refs/heads/"+t.Name)
+	}
+	for _, n := range names {
+		if strings.ContainsAny(n, "~^@:{") {
+			continue // not a revision by name
+		}
+		if c, err := db.ResolveCommit(n); err == nil && c == t.Commit {
+			return n
+		}
+	}
+	return t.Commit.String()
 }
 
 // filter leaves out Twilio's published example credentials, then

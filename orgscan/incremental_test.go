@@ -230,9 +230,13 @@ func TestForkSharesScannedBlobs(t *testing.T) {
 	parent.commit("with a credential")
 	parent.remove(".env")
 	parent.commit("removed the credential")
+	// A tag, and a branch of the same name elsewhere.
+	parent.git("tag", "-a", "-m", "release", "v1", "HEAD~1")
+	parent.git("branch", "v1", "HEAD")
 	fork := cloneFixture(t, parent)
 	fork.write("fork.txt", "fork only\n")
 	fork.commit("fork change")
+	fork.git("branch", "v1", "HEAD~2") // beside the tag v1: named refs/heads/v1
 
 	rd := round(1)
 	up := testRepo(1, "acme/upstream", 1)
@@ -248,6 +252,15 @@ func TestForkSharesScannedBlobs(t *testing.T) {
 	}
 	rep := mustReport(t, st, []Repo{up, fk}, rd)
 	cr, ok := credByIdentifier(rep, sid)
+	for _, r := range cr.Repositories {
+		want := []string{}
+		if r.FullName == "acme/fork" {
+			want = []string{"v1"}
+		}
+		if got := r.Locations[0].AtTips; !slices.Equal(got, want) {
+			t.Errorf("%s: credential at tips %v; want %v (a tag is no branch tip)", r.FullName, got, want)
+		}
+	}
 	if !ok || !slices.Equal(repoNames(cr), []string{"acme/fork", "acme/upstream"}) {
 		t.Fatalf("inherited credential in %v; want both repositories", repoNames(cr))
 	}
