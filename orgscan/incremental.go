@@ -2,14 +2,11 @@ package orgscan
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -389,55 +386,6 @@ func (s *RepoScanner) readAll(ctx context.Context, mirrorPath string, res *RepoR
 	return nil
 }
 
-// branchTips keeps, in a range scan's tips by fingerprint and in its
-// findings' commits, the branches, by their names.
-func branchTips(byFP map[string][]string, branchOf map[string]string, fs []scanner.Finding) map[string][]string {
-	keep := func(revs []string) []string {
-		out := []string{}
-		for _, r := range revs {
-			if b, ok := branchOf[r]; ok {
-				out = append(out, b)
-			}
-		}
-		slices.Sort(out)
-		return slices.Compact(out)
-	}
-	out := make(map[string][]string, len(byFP))
-	for fp, revs := range byFP {
-		if b := keep(revs); len(b) > 0 {
-			out[fp] = b
-		}
-	}
-	for i := range fs {
-		for j := range fs[i].Locations {
-			if c := fs[i].Locations[j].Commit; c != nil {
-				c.AtTips = keep(c.AtTips)
-			}
-		}
-	}
-	return out
-}
-
-// revisionOf names a tip for the range scan: by its name, so that
-// findings say which branches still hold them, when the name resolves
-// to the tip (a branch "v1" beside a tag "v1" resolves to the tag: then
-// its full ref name), else by its commit id.
-func revisionOf(db *gitdb.DB, t gitdb.Tip) string {
-	names := []string{t.Name}
-	if t.Branch && !strings.HasPrefix(t.Name, "refs/") {
-		names = append(names, "refs/heads/"+t.Name)
-	}
-	for _, n := range names {
-		if strings.ContainsAny(n, "~^@:{") {
-			continue // not a revision by name
-		}
-		if c, err := db.ResolveCommit(n); err == nil && c == t.Commit {
-			return n
-		}
-	}
-	return t.Commit.String()
-}
-
 // filter leaves out Twilio's published example credentials, then
 // applies s.Filter.
 func (s *RepoScanner) filter(fs []scanner.Finding, res *RepoResult) []scanner.Finding {
@@ -540,41 +488,4 @@ func (s *RepoScanner) RecordFailure(ctx context.Context, r Repo, round RoundInfo
 		}
 		return nil
 	})
-}
-
-// uniqueCommits returns the distinct commits of a tips map, sorted.
-func uniqueCommits(tips map[string]string) []string {
-	out := slices.Collect(maps.Values(tips))
-	slices.Sort(out)
-	return slices.Compact(out)
-}
-
-func hashes(hexes []string) []gitdb.Hash {
-	out := make([]gitdb.Hash, len(hexes))
-	for i, h := range hexes {
-		out[i] = plumbing.NewHash(h)
-	}
-	return out
-}
-
-// RulesHash is a RepoScanner.RulesHash: a hash of everything that
-// decides a blob's hits — the rules files' contents in the order they
-// apply (the embedded default, leakstop.DefaultRules, when it applies),
-// leakstop's version (a new detector may find more), and the detector
-// options that change hits, as "name=value" strings. Any change makes
-// every repository a full rescan and starts a new known-clean set.
-func RulesHash(version string, rulesFiles [][]byte, options ...string) string {
-	h := sha256.New()
-	h.Write([]byte("leakstop-org-rules-v1\x00"))
-	h.Write([]byte(version))
-	for _, f := range rulesFiles {
-		fmt.Fprintf(h, "\x00file %d\x00", len(f))
-		h.Write(f)
-	}
-	opts := slices.Clone(options)
-	slices.Sort(opts)
-	for _, o := range opts {
-		fmt.Fprintf(h, "\x00option %d\x00%s", len(o), o)
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }
