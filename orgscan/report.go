@@ -116,7 +116,7 @@ type RepoFail struct {
 	FullName string    `json:"full_name"`
 	Reason   string    `json:"reason"`
 	Round    string    `json:"round"`
-	At       time.Time `json:"at"`
+	At       time.Time `json:"at,omitzero"`
 }
 
 // RepoState is a listed repository's last scan.
@@ -126,7 +126,7 @@ type RepoState struct {
 	// Status is "ok" or "failed" ("never scanned" repositories are failed).
 	Status           string    `json:"status"`
 	ScannedThisRound bool      `json:"scanned_this_round"`
-	ScannedAt        time.Time `json:"scanned_at"`
+	ScannedAt        time.Time `json:"scanned_at,omitzero"`
 	Mode             string    `json:"mode"`
 	Reason           string    `json:"reason"`
 	Stats            ScanStats `json:"stats"`
