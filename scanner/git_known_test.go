@@ -2,6 +2,7 @@ package scanner
 
 import (
 	"context"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -157,5 +158,73 @@ func TestRangeKnownCleanMissingBlobIsAnError(t *testing.T) {
 	_, err := Collect(context.Background(), gitTestDetector(t), RangeSource{Repo: r.dir, Range: gitdb.Range{Include: []string{"main"}}, WholeTrees: true, KnownClean: cs.known})
 	if err == nil || !strings.Contains(err.Error(), victim) {
 		t.Fatalf("scan with a missing known-clean blob: err = %v, want it named", err)
+	}
+}
+
+// TestWholeTreesIncrementalLosesNothing builds random histories and
+// checks the org scan's flow: a history scan at an older commit X, then
+// a whole-trees range scan of X..main skipping the blobs the first scan
+// read clean, find together exactly the credentials (fingerprints,
+// pairing included) a history scan at main finds.
+func TestWholeTreesIncrementalLosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	for seed := uint64(1); seed <= 3; seed++ {
+		t.Run(strconv.FormatUint(seed, 10), func(t *testing.T) {
+			r := newTestRepo(t)
+			c := newCreds(t, 300+seed)
+			rng := rand.New(rand.NewPCG(seed, 7))
+			files := []string{"a.py", "b/c.env", "b/d.yaml", "e.txt"}
+			content := map[string][]string{}
+			var commits []string
+			for i := range 24 {
+				f := files[rng.IntN(len(files))]
+				lines := content[f]
+				switch k := rng.IntN(8); {
+				case k < 1:
+					sid, tok := c.pair()
+					lines = append(lines, "TWILIO_ACCOUNT_SID="+sid, "TWILIO_AUTH_TOKEN="+tok)
+				case k < 3:
+					sid, _ := c.pair()
+					lines = append(lines, "account_sid: "+sid)
+				case k < 5:
+					_, tok := c.pair()
+					lines = append(lines, "twilio_auth_token: "+tok)
+				case k < 6 && len(lines) > 0:
+					lines = lines[1:]
+				default:
+					lines = append(lines, "x = "+strconv.Itoa(i))
+				}
+				content[f] = lines
+				r.write(f, strings.Join(lines, "\n")+"\n")
+				commits = append(commits, r.commit("c"+strconv.Itoa(i)))
+				if i == 15 {
+					r.git("checkout", "-q", "-b", "side", commits[10])
+				}
+				if i == 19 {
+					r.git("checkout", "-q", "main")
+				}
+			}
+			r.git("merge", "-q", "-s", "ours", "--no-edit", "side")
+			fps := func(res *Result) []string {
+				var out []string
+				for _, f := range res.Findings {
+					out = append(out, f.Fingerprint)
+				}
+				slices.Sort(out)
+				return slices.Compact(out)
+			}
+			want := fps(collectT(t, HistorySource{Repo: r.dir, Branch: "main"}))
+			for _, x := range []int{0, 5, 12, 17} {
+				cs := &cleanSet{m: map[gitdb.Hash]bool{}}
+				old := collectT(t, HistorySource{Repo: r.dir, Branch: commits[x], Clean: cs.add})
+				inc := collectT(t, RangeSource{Repo: r.dir, Range: gitdb.Range{Include: []string{"main"}, Exclude: []string{commits[x]}}, WholeTrees: true, KnownClean: cs.known})
+				got := slices.Compact(slices.Sorted(slices.Values(append(fps(old), fps(inc)...))))
+				if !slices.Equal(got, want) {
+					t.Errorf("split at commit %d: %d credentials, want %d", x, len(got), len(want))
+				}
+			}
+		})
 	}
 }
