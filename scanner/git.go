@@ -103,6 +103,10 @@ type HistorySource struct {
 	// AllLocations reports every commit and path that holds a credential,
 	// not only the commit that introduced it at each path.
 	AllLocations bool
+	// Clean, when set, receives the blobs the scan read completely and
+	// found no hit in, as RangeSource.Clean does (every blob of the
+	// object database is read, reachable or not).
+	Clean func(ctx context.Context, blobs []gitdb.Hash) error
 	Options
 }
 
@@ -121,8 +125,41 @@ type RangeSource struct {
 	AllObjects bool
 	// AllLocations reports every commit and path that holds a credential.
 	AllLocations bool
+	// WholeTrees pairs identifiers and secrets within each commit's
+	// whole tree, as HistorySource does, instead of within what the
+	// range adds: the blobs of the range's trees that the range does not
+	// change are read too (unless KnownClean knows them), and a commit's
+	// parents outside the range are compared to tell what it introduced.
+	// A secret added beside an identifier committed before the range then
+	// pairs with it, and the range's findings are those a history scan
+	// attributes to the range's commits. It cannot be combined with
+	// AllObjects.
+	WholeTrees bool
+	// KnownClean, when set, is asked which of the blobs the scan would
+	// read are already known to hold no hit under the same rules and
+	// detector options (scanned before, by this or another repository's
+	// scan); those are not read. It must never answer true for a blob
+	// that had any hit: pairing reads every blob with hits. It is called
+	// with batches of at most KnownCleanBatch blobs. A blob it knows
+	// must still be in the repository: a missing one is an error.
+	KnownClean func(ctx context.Context, blobs []gitdb.Hash) (map[gitdb.Hash]bool, error)
+	// Clean, when set, receives the blobs this scan read completely and
+	// found no hit in (in batches of at most KnownCleanBatch, once the
+	// blobs are read): what KnownClean may answer true for later. Blobs
+	// skipped (over MaxFileSize, LFS pointers) are not clean.
+	Clean func(ctx context.Context, blobs []gitdb.Hash) error
+	// AtTips, when set, receives once the scan is done, for every
+	// credential (by fingerprint) held at a branch tip of Range.Include,
+	// the names of those tips — also for credentials the range did not
+	// introduce. With WholeTrees it is complete; without, it knows only
+	// the blobs the range read.
+	AtTips func(byFingerprint map[string][]string)
 	Options
 }
+
+// KnownCleanBatch bounds the blobs RangeSource passes to KnownClean and
+// Clean in one call.
+const KnownCleanBatch = 2000
 
 // StagedSource is what the next commit would add: every blob of the
 // index that differs from HEAD's tree (on an unborn branch, every staged
@@ -146,7 +183,7 @@ func (s HistorySource) Scan(ctx context.Context, d *Detector, emit func([]Findin
 		return Summary{}, err
 	}
 	defer g.close()
-	g.since, g.allObjects, g.allLocations = s.Since, s.AllObjects, s.AllLocations
+	g.since, g.allObjects, g.allLocations, g.cleanFn = s.Since, s.AllObjects, s.AllLocations, s.Clean
 	if err := g.history(ctx, s.Branch); err != nil {
 		return Summary{}, err
 	}
@@ -163,7 +200,11 @@ func (s RangeSource) Scan(ctx context.Context, d *Detector, emit func([]Finding)
 		return Summary{}, err
 	}
 	defer g.close()
+	if s.WholeTrees && s.AllObjects {
+		return Summary{}, fmt.Errorf("scan range %s: WholeTrees and AllObjects cannot be combined", s.Range)
+	}
 	g.since, g.allObjects, g.allLocations, g.inRange = s.Since, s.AllObjects, s.AllLocations, true
+	g.wholeTrees, g.knownClean, g.cleanFn, g.atTipsFn = s.WholeTrees, s.KnownClean, s.Clean, s.AtTips
 	if err := g.rangeScan(ctx, s.Range); err != nil {
 		return Summary{}, err
 	}

@@ -75,6 +75,14 @@ func (g *gitScan) attribute(ctx context.Context, cands []*gitdb.Commit, tips []g
 		}
 	}
 	g.tr.phase("attribute")
+	if g.atTipsFn != nil {
+		if a.atTips == nil {
+			if err := a.loadAtTips(); err != nil {
+				return err
+			}
+		}
+		g.atTipsFn(a.atTips)
+	}
 	if g.allObjects {
 		if err := g.emitUnreached(); err != nil {
 			return err
@@ -108,7 +116,7 @@ func (a *attribution) introduced(c *gitdb.Commit) (*snapshot, []int, error) {
 			p, ok := g.commits[ph]
 			if !ok {
 				// Outside the scanned range: its content is not new.
-				if g.inRange {
+				if g.inRange && !g.wholeTrees {
 					continue
 				}
 				if p, err = g.db.Commit(ph); err != nil {

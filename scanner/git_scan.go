@@ -28,6 +28,14 @@ type gitScan struct {
 	since                             time.Time
 	allObjects, allLocations, inRange bool
 
+	// wholeTrees, knownClean and cleanFn are RangeSource's (git_known.go).
+	wholeTrees bool
+	knownClean func(context.Context, []gitdb.Hash) (map[gitdb.Hash]bool, error)
+	cleanFn    func(context.Context, []gitdb.Hash) error
+	atTipsFn   func(map[string][]string)
+	// clean collects the blobs read with no hit, when cleanFn is set.
+	clean []gitdb.Hash
+
 	mu sync.Mutex
 	// hits holds the rule hits of every scanned blob that had any.
 	hits map[gitdb.Hash][]Hit
@@ -110,6 +118,7 @@ func (g *gitScan) scanBlob(h gitdb.Hash, data []byte) {
 		g.mu.Unlock()
 	}
 	if len(hits) == 0 {
+		g.noHit(h)
 		return
 	}
 	g.mu.Lock()
@@ -147,6 +156,8 @@ func (g *gitScan) scanBlobStream(h gitdb.Hash, r io.Reader, size int64) error {
 	}
 	if len(hits) > 0 {
 		g.hits[h] = hits
+	} else if g.cleanFn != nil {
+		g.clean = append(g.clean, h)
 	}
 	return nil
 }
@@ -169,6 +180,9 @@ func (g *gitScan) history(ctx context.Context, branch string) error {
 		return err
 	}
 	g.tr.phase("blobs")
+	if err := g.flushClean(ctx); err != nil {
+		return err
+	}
 	if err := g.db.IndexTrees(ctx, g.opts.workers(), g.hit); err != nil {
 		return err
 	}
@@ -251,18 +265,30 @@ func (g *gitScan) rangeScan(ctx context.Context, r gitdb.Range) error {
 	}
 	g.sum.Stats.Commits = int64(len(commits))
 	g.tr.phase("commits")
-	blobs, gitlinks, err := g.db.AddedBlobs(ctx, commits)
+	var blobs []gitdb.Hash
+	if g.wholeTrees {
+		blobs, err = g.treeBlobs(ctx, commits, include)
+	} else {
+		var gitlinks []string
+		blobs, gitlinks, err = g.db.AddedBlobs(ctx, commits)
+		for _, p := range gitlinks {
+			g.gitlinks[p] = true
+		}
+	}
 	if err != nil {
 		return err
 	}
 	g.tr.phase("trees")
-	for _, p := range gitlinks {
-		g.gitlinks[p] = true
+	if blobs, err = g.skipKnownClean(ctx, blobs); err != nil {
+		return err
 	}
 	if err := g.db.ReadBlobs(ctx, g.opts.workers(), blobs, g.scanBlob); err != nil {
 		return err
 	}
 	g.tr.phase("blobs")
+	if err := g.flushClean(ctx); err != nil {
+		return err
+	}
 	tips := make([]gitdb.Tip, len(include))
 	for i, h := range include {
 		tips[i] = gitdb.Tip{Name: r.Include[i], Commit: h, Branch: true}
