@@ -157,17 +157,17 @@ func hasNextLink(resp *github.Response) bool {
 	return resp != nil && resp.Response != nil && strings.Contains(resp.Header.Get("Link"), `rel="next"`)
 }
 
-// RepoError is a repository the API described in a way leakstop will
+// InvalidRepoError is a repository the API described in a way leakstop will
 // not use: a name that could escape the cache or a report, a clone URL
 // that is not plain HTTPS.
-type RepoError struct {
+type InvalidRepoError struct {
 	Repo   string // full name as the API gave it, or the id
 	Field  string
 	Value  string
 	Reason string
 }
 
-func (e *RepoError) Error() string {
+func (e *InvalidRepoError) Error() string {
 	return fmt.Sprintf("repository %q: %s %q %s", e.Repo, e.Field, e.Value, e.Reason)
 }
 
@@ -199,7 +199,7 @@ func ValidateRepo(r Repo) error {
 		id = fmt.Sprintf("id %d", r.ID)
 	}
 	bad := func(field, value, reason string) error {
-		return &RepoError{Repo: id, Field: field, Value: value, Reason: reason}
+		return &InvalidRepoError{Repo: id, Field: field, Value: value, Reason: reason}
 	}
 	if r.ID <= 0 {
 		return bad("id", fmt.Sprint(r.ID), "is not a GitHub id")

@@ -228,7 +228,7 @@ func TestListReposRejectsBadNames(t *testing.T) {
 			f := newFixture(t, 3)
 			f.s.AddOrgRepo("acme", r)
 			_, err := ListRepos(context.Background(), f.c, "acme", Filter{})
-			var re *RepoError
+			var re *InvalidRepoError
 			if !errors.As(err, &re) {
 				t.Fatalf("err = %v", err)
 			}

@@ -17,7 +17,7 @@ import (
 	"github.com/sourcegraph/conc"
 )
 
-func testRepo(i int) Repo {
+func progressRepo(i int) Repo {
 	return Repo{ID: int64(1000 + i), Owner: "acme", Name: fmt.Sprintf("r%d", i), FullName: fmt.Sprintf("acme/r%d", i)}
 }
 
@@ -42,15 +42,15 @@ func TestLogProgressJSON(t *testing.T) {
 		t.Fatalf("NewProgress(isTTY=false) = %T, want *LogProgress", p)
 	}
 	p.Round(3)
-	p.RepoStarted(testRepo(1))
+	p.RepoStarted(progressRepo(1))
 	time.Sleep(5 * time.Millisecond)
-	p.RepoDone(testRepo(1), 2048, nil)
-	p.RepoStarted(testRepo(2))
-	p.RepoDone(testRepo(2), 10, fmt.Errorf("fetch acme/r2: %w", errors.New("objects missing")))
-	p.RepoDone(testRepo(3), 0, nil) // unchanged: never started
+	p.RepoDone(progressRepo(1), 2048, nil)
+	p.RepoStarted(progressRepo(2))
+	p.RepoDone(progressRepo(2), 10, fmt.Errorf("fetch acme/r2: %w", errors.New("objects missing")))
+	p.RepoDone(progressRepo(3), 0, nil) // unchanged: never started
 	p.Finish()
 	p.Finish()                      // idempotent
-	p.RepoDone(testRepo(4), 1, nil) // after Finish: ignored
+	p.RepoDone(progressRepo(4), 1, nil) // after Finish: ignored
 	lines := decodeLines(t, buf.String())
 	if len(lines) != 5 {
 		t.Fatalf("got %d lines, want 5 (round, 3 repositories, summary):\n%s", len(lines), buf.String())
@@ -89,7 +89,7 @@ func TestLogProgressUsesGivenLogger(t *testing.T) {
 	l := slog.New(slog.NewJSONHandler(&logBuf, nil)).With("worker", 2)
 	p := NewProgress(&w, false, l)
 	p.Round(1)
-	p.RepoDone(testRepo(1), 1, nil)
+	p.RepoDone(progressRepo(1), 1, nil)
 	p.Finish()
 	if w.String() != "" {
 		t.Errorf("wrote to w with a logger given: %q", w.String())
@@ -110,9 +110,9 @@ func TestTTYProgressShowsCountsAndActive(t *testing.T) {
 		t.Fatalf("NewProgress(isTTY=true) = %T, want *TTYProgress", p)
 	}
 	p.Round(4)
-	p.RepoStarted(testRepo(1))
-	p.RepoStarted(testRepo(2))
-	p.RepoDone(testRepo(1), 3*1024*1024, nil)
+	p.RepoStarted(progressRepo(1))
+	p.RepoStarted(progressRepo(2))
+	p.RepoDone(progressRepo(1), 3*1024*1024, nil)
 	// The display redraws every 200 ms: wait for a frame that shows the
 	// count and the repository still being scanned.
 	deadline := time.Now().Add(5 * time.Second)
@@ -132,7 +132,7 @@ func TestTTYProgressShowsCountsAndActive(t *testing.T) {
 	if last := frame[strings.LastIndex(frame, "scanning:"):]; strings.Contains(last, "acme/r1") {
 		t.Errorf("latest frame still lists the finished acme/r1: %q", last)
 	}
-	p.RepoDone(testRepo(2), 1024, errors.New("clone acme/r2: exit status 128"))
+	p.RepoDone(progressRepo(2), 1024, errors.New("clone acme/r2: exit status 128"))
 	p.Finish()
 	p.Finish()
 	out := ansi.ReplaceAllString(buf.String(), "")
@@ -161,7 +161,7 @@ func TestProgressConcurrent(t *testing.T) {
 			for w := range workers {
 				wg.Go(func() {
 					for i := range each {
-						r := testRepo(w*each + i)
+						r := progressRepo(w*each + i)
 						p.RepoStarted(r)
 						var err error
 						if i%10 == 0 {
@@ -238,7 +238,7 @@ func TestErrorTextRedactsTokens(t *testing.T) {
 	}
 	var buf syncBuffer
 	p := NewLogProgress(slog.New(slog.NewJSONHandler(&buf, nil)))
-	p.RepoDone(testRepo(1), 0, errors.New("fetch https://u:"+tok+"@h/r.git"))
+	p.RepoDone(progressRepo(1), 0, errors.New("fetch https://u:"+tok+"@h/r.git"))
 	if strings.Contains(buf.String(), tok) {
 		t.Errorf("the log holds the token: %s", buf.String())
 	}
@@ -250,7 +250,7 @@ func TestTTYProgressWriteAboveBars(t *testing.T) {
 	l := slog.New(slog.NewTextHandler(p, nil))
 	p.Round(1)
 	l.Info("listing done", "repos", 1)
-	p.RepoDone(testRepo(1), 1, nil)
+	p.RepoDone(progressRepo(1), 1, nil)
 	p.Finish()
 	l.Info("after finish")
 	out := ansi.ReplaceAllString(buf.String(), "")
