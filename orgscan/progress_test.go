@@ -49,7 +49,7 @@ func TestLogProgressJSON(t *testing.T) {
 	p.RepoDone(progressRepo(2), 10, fmt.Errorf("fetch acme/r2: %w", errors.New("objects missing")))
 	p.RepoDone(progressRepo(3), 0, nil) // unchanged: never started
 	p.Finish()
-	p.Finish()                      // idempotent
+	p.Finish()                          // idempotent
 	p.RepoDone(progressRepo(4), 1, nil) // after Finish: ignored
 	lines := decodeLines(t, buf.String())
 	if len(lines) != 5 {
