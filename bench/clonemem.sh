@@ -13,7 +13,7 @@
 # per commit with long messages. They have the size and shape of the
 # real histories (commits, objects, pack), NOT their content or commits.
 # Memory is the peak of the summed resident sets of the whole process
-# tree (sampled every 10 ms) and the largest single process's max RSS.
+# tree (sampled every 10 ms, 50 ms after 2 s) and the largest single process's max RSS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH_DIR=${BENCH_DIR:-${TMPDIR:-/tmp}/leakstop-clonemem}

@@ -69,9 +69,10 @@ func readSnapshot(zipPath string) (*tree, error) {
 }
 
 // generate writes a history of o.commits commits: the snapshot first,
-// then small edits of a few files per commit (lines deleted, lines
-// copied from other files inserted), with long commit messages, a tag
-// every 1,000 commits and a few side branches. It is not the real
+// then a small edit of one file per commit (lines deleted, lines copied
+// from other files inserted), in series of one to eight commits on the
+// same file, with long commit messages, a tag every 1,000 commits and a
+// side branch every 5,000. It is not the real
 // history of the project: only its shape (commit, object and pack
 // sizes) is meant to be comparable.
 func generate(o genOptions) error {
@@ -144,21 +145,24 @@ func generate(o genOptions) error {
 			put(p)
 		}
 	})
+	// Commits come in series on one file, one file per commit: git
+	// fast-import deltas a blob against the blob written just before it,
+	// so each version is stored as a delta of the previous one, as a
+	// repacked repository stores it, without a costly repack.
+	var file string
+	left := 0
 	for i := 2; i <= o.commits; i++ {
+		if left == 0 {
+			file, left = t.pick(rng), 1+rng.IntN(8)
+		}
+		left--
 		ref, from := "refs/heads/master", fmt.Sprintf(":%d", i-1)
 		if i%5000 == 0 {
 			ref = fmt.Sprintf("refs/heads/maint-%d", i/5000)
 		}
 		commit(ref, i, from, func() {
-			n := 1 + rng.IntN(3)
-			if rng.IntN(50) == 0 {
-				n = 10 + rng.IntN(40)
-			}
-			for ; n > 0; n-- {
-				p := t.pick(rng)
-				t.content[p] = t.edit(rng, t.content[p])
-				put(p)
-			}
+			t.content[file] = t.edit(rng, t.content[file])
+			put(file)
 		})
 		if ref != "refs/heads/master" {
 			// Keep master on the main line: the side branch ends here.
@@ -176,14 +180,6 @@ func generate(o genOptions) error {
 	if err := cmd.Wait(); err != nil {
 		return fmt.Errorf("git fast-import: %w", err)
 	}
-	// fast-import deltas a blob only against the blob written just
-	// before it: repack so the pack holds the deltas a served repository
-	// has.
-	repack := exec.Command("git", "repack", "-adf", "-q", "--window=10")
-	repack.Dir = o.out
-	if out, err := repack.CombinedOutput(); err != nil {
-		return fmt.Errorf("git repack: %v: %s", err, out)
-	}
 	return nil
 }
 
@@ -199,17 +195,14 @@ func (t *tree) pick(rng *rand.Rand) string {
 	return t.hot[int(f*f*float64(n))]
 }
 
-// edit returns b with one to four hunks changed: some lines deleted,
-// some lines of another file inserted. Files are kept under 256 KiB.
+// edit returns b with one to four hunks changed: zero to seven lines
+// deleted, as many on average inserted from another file, so files keep
+// their size. Files are kept under 256 KiB.
 func (t *tree) edit(rng *rand.Rand, b []byte) []byte {
 	lines := bytes.SplitAfter(b, []byte("\n"))
 	for h := 1 + rng.IntN(4); h > 0; h-- {
 		at := rng.IntN(len(lines) + 1)
-		del := rng.IntN(4)
-		if len(lines) > 2000 {
-			del += 8
-		}
-		del = min(del, len(lines)-at)
+		del := min(rng.IntN(8), len(lines)-at)
 		src := bytes.SplitAfter(t.content[t.paths[rng.IntN(len(t.paths))]], []byte("\n"))
 		s := rng.IntN(len(src))
 		ins := src[s:min(len(src), s+rng.IntN(8))]

@@ -18,7 +18,7 @@ import (
 type result struct {
 	Wall time.Duration
 	// TreePeak is the peak of the summed resident sets of the command
-	// and all its descendants, sampled every 10 ms.
+	// and all its descendants, sampled every 10 ms, then 50 ms.
 	TreePeak int64
 	// MaxRSS is the largest maximum resident set of one process of the
 	// tree (wait4's rusage).
@@ -56,8 +56,11 @@ func run(ctx context.Context, args, env []string, killAbove int64) (result, erro
 	var killed bool
 	var wg conc.WaitGroup
 	wg.Go(func() {
+		// Every 10 ms for the first two seconds, then every 50 ms: a
+		// walk of /proc costs CPU the measured command could use.
 		t := time.NewTicker(10 * time.Millisecond)
 		defer t.Stop()
+		slow := time.After(2 * time.Second)
 		for {
 			peak = max(peak, treeRSS(cmd.Process.Pid))
 			if killAbove > 0 && peak > killAbove && !killed {
@@ -67,6 +70,8 @@ func run(ctx context.Context, args, env []string, killAbove int64) (result, erro
 			select {
 			case <-done:
 				return
+			case <-slow:
+				t.Reset(50 * time.Millisecond)
 			case <-t.C:
 			}
 		}
