@@ -64,6 +64,7 @@ type DB struct {
 	// ctrees and pcommits hold the trees and commits of the packs, decoded
 	// once by IndexTrees: trees reduced to what a TreeWalker needs.
 	ctrees   map[Hash]*ctree
+	names    nameTable
 	pcommits map[Hash]*Commit
 	// large receives the loose blobs over largeSize bytes as streams.
 	large     BlobStreamFunc

@@ -3,6 +3,7 @@ package gitdb
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
 )
@@ -23,10 +24,44 @@ const (
 	centryMissing
 )
 
+// centry is one kept entry of a ctree: 28 bytes. A history of tens of
+// thousands of commits keeps millions of them (every version of every
+// directory lists its subdirectories), so the name is an index into the
+// DB's interned names rather than a string of its own.
 type centry struct {
-	name string
 	hash Hash
+	name uint32
 	kind centryKind
+}
+
+// nameTable interns the names of kept tree entries: the versions of a
+// tree repeat the same few names.
+type nameTable struct {
+	mu    sync.Mutex
+	index map[string]uint32
+	names []string
+}
+
+func (t *nameTable) intern(b []byte) uint32 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if i, ok := t.index[string(b)]; ok {
+		return i
+	}
+	if t.index == nil {
+		t.index = map[string]uint32{}
+	}
+	s := string(b)
+	i := uint32(len(t.names))
+	t.names = append(t.names, s)
+	t.index[s] = i
+	return i
+}
+
+func (t *nameTable) name(i uint32) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.names[i]
 }
 
 // emptyCtree is shared by the many trees with no subtree and no hit.
@@ -40,16 +75,16 @@ func (db *DB) compactTree(data []byte, hit func(Hash) bool) (*ctree, error) {
 	err := ParseTree(data, func(e TreeEntry) error {
 		switch e.Mode & ModeTypeMask {
 		case ModeDir:
-			out = append(out, centry{string(e.Name), e.Hash, centryDir})
+			out = append(out, centry{e.Hash, db.names.intern(e.Name), centryDir})
 		case ModeGitlink:
-			out = append(out, centry{string(e.Name), e.Hash, centryGitlink})
+			out = append(out, centry{e.Hash, db.names.intern(e.Name), centryGitlink})
 		case ModeSymlink:
 		default:
 			if hit(e.Hash) {
-				out = append(out, centry{string(e.Name), e.Hash, centryHit})
+				out = append(out, centry{e.Hash, db.names.intern(e.Name), centryHit})
 			} else if db.blobs != nil {
 				if _, ok := db.blobs[e.Hash]; !ok {
-					out = append(out, centry{string(e.Name), e.Hash, centryMissing})
+					out = append(out, centry{e.Hash, db.names.intern(e.Name), centryMissing})
 				}
 			}
 		}
@@ -61,7 +96,10 @@ func (db *DB) compactTree(data []byte, hit func(Hash) bool) (*ctree, error) {
 	if len(out) == 0 {
 		return emptyCtree, nil
 	}
-	return &ctree{entries: out}, nil
+	// Exactly sized: append's spare capacity would be kept for good.
+	entries := make([]centry, len(out))
+	copy(entries, out)
+	return &ctree{entries: entries}, nil
 }
 
 // IndexTrees decodes every tree and commit of the packs EachBlob mapped,

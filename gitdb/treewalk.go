@@ -62,22 +62,23 @@ func (w *TreeWalker) filesAt(tree Hash, prefix string) ([]File, error) {
 	}
 	var out []File
 	for _, e := range ct.entries {
+		name := w.db.names.name(e.name)
 		switch e.kind {
 		case centryDir:
-			sub, err := w.filesAt(e.hash, prefix+e.name+"/")
+			sub, err := w.filesAt(e.hash, prefix+name+"/")
 			if err != nil {
 				return nil, err
 			}
 			for _, s := range sub {
-				out = append(out, File{Path: e.name + "/" + s.Path, Blob: s.Blob})
+				out = append(out, File{Path: name + "/" + s.Path, Blob: s.Blob})
 			}
 		case centryGitlink:
-			w.gitlinks[prefix+e.name] = true
+			w.gitlinks[prefix+name] = true
 		case centryMissing:
-			return nil, fmt.Errorf("blob %s (%s%s): %w", e.hash, prefix, e.name, plumbing.ErrObjectNotFound)
+			return nil, fmt.Errorf("blob %s (%s%s): %w", e.hash, prefix, name, plumbing.ErrObjectNotFound)
 		case centryHit:
 			w.reached[e.hash] = true
-			out = append(out, File{Path: e.name, Blob: e.hash})
+			out = append(out, File{Path: name, Blob: e.hash})
 		}
 	}
 	w.memo[tree] = out
