@@ -24,14 +24,63 @@ const (
 	centryMissing
 )
 
-// centry is one kept entry of a ctree: 28 bytes. A history of tens of
+// centry is one kept entry of a ctree, in 8 bytes. A history of tens of
 // thousands of commits keeps millions of them (every version of every
-// directory lists its subdirectories), so the name is an index into the
-// DB's interned names rather than a string of its own.
+// directory lists its subdirectories), so the object and the name are
+// numbers in the DB's tables (objTable, nameTable) and the kind is kept
+// in the name's top two bits.
 type centry struct {
-	hash Hash
+	obj  uint32
 	name uint32
-	kind centryKind
+}
+
+// maxNames is the number of distinct entry names a centry can number.
+const maxNames = 1 << 30
+
+func (e centry) kind() centryKind { return centryKind(e.name >> 30) }
+func (e centry) nameID() uint32   { return e.name & (maxNames - 1) }
+
+// objTable numbers the objects that kept tree entries name (subtrees
+// above all; the few blobs and submodules kept), and holds each
+// numbered tree's ctree once IndexTrees has decoded it.
+type objTable struct {
+	mu     sync.Mutex
+	index  map[Hash]uint32
+	hashes []Hash
+	trees  []*ctree
+}
+
+func (t *objTable) number(h Hash) uint32 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.numberLocked(h)
+}
+
+func (t *objTable) numberLocked(h Hash) uint32 {
+	if i, ok := t.index[h]; ok {
+		return i
+	}
+	if t.index == nil {
+		t.index = map[Hash]uint32{}
+	}
+	i := uint32(len(t.hashes))
+	t.hashes = append(t.hashes, h)
+	t.trees = append(t.trees, nil)
+	t.index[h] = i
+	return i
+}
+
+func (t *objTable) setTree(h Hash, ct *ctree) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.trees[t.numberLocked(h)] = ct
+}
+
+// get returns object i's hash and, for a decoded tree, its ctree.
+func (t *objTable) get(i uint32) (Hash, *ctree) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.hashes[i], t.trees[i]
 }
 
 // nameTable interns the names of kept tree entries: the versions of a
@@ -42,11 +91,14 @@ type nameTable struct {
 	names []string
 }
 
-func (t *nameTable) intern(b []byte) uint32 {
+func (t *nameTable) intern(b []byte) (uint32, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if i, ok := t.index[string(b)]; ok {
-		return i
+		return i, nil
+	}
+	if len(t.names) >= maxNames {
+		return 0, fmt.Errorf("more than %d distinct file names", maxNames)
 	}
 	if t.index == nil {
 		t.index = map[string]uint32{}
@@ -55,7 +107,7 @@ func (t *nameTable) intern(b []byte) uint32 {
 	i := uint32(len(t.names))
 	t.names = append(t.names, s)
 	t.index[s] = i
-	return i
+	return i, nil
 }
 
 func (t *nameTable) name(i uint32) string {
@@ -72,19 +124,27 @@ var emptyCtree = &ctree{}
 // blobs the repository does not hold.
 func (db *DB) compactTree(data []byte, hit func(Hash) bool) (*ctree, error) {
 	var out []centry
+	keep := func(e TreeEntry, kind centryKind) error {
+		name, err := db.names.intern(e.Name)
+		if err != nil {
+			return err
+		}
+		out = append(out, centry{obj: db.objs.number(e.Hash), name: uint32(kind)<<30 | name})
+		return nil
+	}
 	err := ParseTree(data, func(e TreeEntry) error {
 		switch e.Mode & ModeTypeMask {
 		case ModeDir:
-			out = append(out, centry{e.Hash, db.names.intern(e.Name), centryDir})
+			return keep(e, centryDir)
 		case ModeGitlink:
-			out = append(out, centry{e.Hash, db.names.intern(e.Name), centryGitlink})
+			return keep(e, centryGitlink)
 		case ModeSymlink:
 		default:
 			if hit(e.Hash) {
-				out = append(out, centry{e.Hash, db.names.intern(e.Name), centryHit})
+				return keep(e, centryHit)
 			} else if db.blobs != nil {
 				if _, ok := db.blobs[e.Hash]; !ok {
-					out = append(out, centry{e.Hash, db.names.intern(e.Name), centryMissing})
+					return keep(e, centryMissing)
 				}
 			}
 		}
@@ -108,7 +168,7 @@ func (db *DB) compactTree(data []byte, hit func(Hash) bool) (*ctree, error) {
 // blobs and the blobs for which hit is true (for TreeWalker). It runs
 // after EachBlob; hit is called concurrently.
 func (db *DB) IndexTrees(ctx context.Context, workers int, hit func(Hash) bool) error {
-	db.ctrees = map[Hash]*ctree{}
+	db.objs = objTable{}
 	db.pcommits = map[Hash]*Commit{}
 	want := func(t uint8) bool { return t == objTree || t == objCommit }
 	err := db.decodePacks(ctx, workers, want, func(typ uint8, h plumbing.Hash, data []byte) error {
@@ -118,9 +178,7 @@ func (db *DB) IndexTrees(ctx context.Context, workers int, hit func(Hash) bool) 
 			if err != nil {
 				return fmt.Errorf("read tree %s: %w", h, err)
 			}
-			db.mu.Lock()
-			db.ctrees[h] = ct
-			db.mu.Unlock()
+			db.objs.setTree(h, ct)
 		case objCommit:
 			c, err := ParseCommit(h, data)
 			if err != nil {
