@@ -12,8 +12,8 @@
 // net/http/cgi on 127.0.0.1 and clones it with each method in a child
 // process; measure runs one command. Memory is reported twice: the peak
 // of the sum of the resident sets of the whole process tree, sampled
-// every 10 ms (50 ms after two seconds) from /proc, and the largest single process's maximum
-// resident set from wait4. bench/clonemem.sh runs it all.
+// from /proc every 10 ms (50 ms after two seconds), and the largest
+// single process's maximum resident set from wait4. bench/clonemem.sh runs it all.
 package main
 
 import (
