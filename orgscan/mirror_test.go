@@ -241,6 +241,23 @@ func TestMirrorEmptyRepository(t *testing.T) {
 	if !s.Empty || s.Fetched || s.Received != 0 {
 		t.Fatalf("sync of an empty repository = %+v", s)
 	}
+
+	// It gets a branch, then loses it: the mirror follows.
+	r2, upstream := srv.repo(t, 77, "emptied")
+	work := newWork(t, upstream)
+	commit(t, work, map[string]string{"a": "x"})
+	gitT(t, work, "push", "--quiet", "origin", "main")
+	if s, err := m.Sync(context.Background(), r2); err != nil || s.Empty {
+		t.Fatalf("sync with one branch = %+v, %v", s, err)
+	}
+	gitT(t, upstream, "update-ref", "-d", "refs/heads/main")
+	s, err = m.Sync(context.Background(), r2)
+	if err != nil || !s.Empty || !s.Fetched {
+		t.Fatalf("sync after the last branch was deleted = %+v, %v", s, err)
+	}
+	if out := refs(t, s.Path); out != "" {
+		t.Fatalf("deleted branch still mirrored: %s", out)
+	}
 }
 
 func TestMirrorMissingObjectsFail(t *testing.T) {
