@@ -272,7 +272,9 @@ func (m *Mirror) Sync(ctx context.Context, r Repo) (Synced, error) {
 	m.log().DebugContext(ctx, "mirror fetched", "repo", r.FullName, "id", r.ID,
 		"received", s.Received, "changed", s.Fetched, "empty", s.Empty, "duration", time.Since(start))
 	if len(packs) > maxPacks {
-		// Consolidate without a new delta search: cheap and bounded.
+		// Consolidate, reusing the deltas the packs hold; the delta
+		// search for the rest runs on one thread in a bounded window
+		// (pack.threads, pack.windowMemory).
 		if _, err := run(ctx, dir, false, "repack", "-a", "-d", "-q"); err != nil {
 			return Synced{}, err
 		}
