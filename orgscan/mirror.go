@@ -88,8 +88,8 @@ func (e *FetchError) Unwrap() error { return e.Err }
 var fetchRefspecs = []string{"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"}
 
 // maxPacks is the number of packs past which Sync consolidates them
-// (every fetch adds one).
-const maxPacks = 32
+// (every fetch adds one). A variable for tests.
+var maxPacks = 32
 
 func (m *Mirror) git() string {
 	if m.Git == "" {

@@ -517,3 +517,27 @@ func TestMirrorConcurrencyBound(t *testing.T) {
 		t.Fatalf("peak of %d fetches in flight, want 2", n)
 	}
 }
+
+func TestMirrorConsolidatesPacks(t *testing.T) {
+	defer func(n int) { maxPacks = n }(maxPacks)
+	maxPacks = 2
+	srv := newTestGitServer(t, "")
+	r, upstream := srv.repo(t, 5, "busy")
+	work := newWork(t, upstream)
+	m := &Mirror{Root: t.TempDir()}
+	for i := range 3 {
+		commit(t, work, map[string]string{"f": strings.Repeat("line\n", i+1)})
+		gitT(t, work, "push", "--quiet", "origin", "main")
+		s, err := m.Sync(context.Background(), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(packSizes(s.Path)); n > maxPacks {
+			t.Fatalf("after fetch %d: %d packs, want at most %d", i+1, n, maxPacks)
+		}
+		if got, want := refs(t, s.Path), refs(t, upstream); got != want {
+			t.Fatalf("mirror refs:\n%s\nwant:\n%s", got, want)
+		}
+		gitT(t, s.Path, "fsck", "--no-progress")
+	}
+}
