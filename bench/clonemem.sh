@@ -4,6 +4,7 @@
 #
 #   bench/clonemem.sh                      # git/git-like (75k commits) and redis-like (12.5k)
 #   PROFILES="redis" bench/clonemem.sh     # one profile only
+#   PROFILES="big" bench/clonemem.sh       # 120k commits: a git/git-sized pack
 #   METHODS="git-lowmem,git" bench/clonemem.sh
 #
 # The histories are generated once under $BENCH_DIR (default
@@ -29,6 +30,7 @@ for p in $PROFILES; do
   case $p in
     gitlike) commits=75000 seed=1 ;;
     redis) commits=12500 seed=2 ;;
+    big) commits=120000 seed=3 ;; # a pack the size of git/git's real one
     *) echo "clonemem.sh: unknown profile $p" >&2; exit 2 ;;
   esac
   repo="$BENCH_DIR/$p.git"
