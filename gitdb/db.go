@@ -61,9 +61,10 @@ type DB struct {
 	// blobs is every blob read by EachBlob, to tell a tree naming a
 	// missing blob; nil before.
 	blobs map[Hash]struct{}
-	// ctrees and pcommits hold the trees and commits of the packs, decoded
+	// objs and pcommits hold the trees and commits of the packs, decoded
 	// once by IndexTrees: trees reduced to what a TreeWalker needs.
-	ctrees   map[Hash]*ctree
+	objs     objTable
+	names    nameTable
 	pcommits map[Hash]*Commit
 	// large receives the loose blobs over largeSize bytes as streams.
 	large     BlobStreamFunc

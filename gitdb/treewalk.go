@@ -20,9 +20,10 @@ type File struct {
 // names a blob the repository does not hold is an error. A TreeWalker is
 // not safe for concurrent use.
 type TreeWalker struct {
-	db   *DB
-	hit  func(Hash) bool
-	memo map[Hash][]File
+	db  *DB
+	hit func(Hash) bool
+	// memo is keyed by the tree's number in the DB's objTable.
+	memo map[uint32][]File
 	// reached marks marked blobs found in some walked tree.
 	reached  map[Hash]bool
 	gitlinks map[string]bool
@@ -31,7 +32,7 @@ type TreeWalker struct {
 // NewTreeWalker returns a walker that keeps the files whose blob hit
 // marks. hit must give the same answer as the one given to IndexTrees.
 func (db *DB) NewTreeWalker(hit func(Hash) bool) *TreeWalker {
-	return &TreeWalker{db: db, hit: hit, memo: map[Hash][]File{}, reached: map[Hash]bool{}, gitlinks: map[string]bool{}}
+	return &TreeWalker{db: db, hit: hit, memo: map[uint32][]File{}, reached: map[Hash]bool{}, gitlinks: map[string]bool{}}
 }
 
 // Reached reports whether a walked tree held blob h at some path.
@@ -43,41 +44,44 @@ func (w *TreeWalker) Gitlinks() map[string]bool { return w.gitlinks }
 // Files returns the files under tree whose blobs are marked, with paths
 // relative to tree, sorted by path. The slice is shared: do not modify it.
 func (w *TreeWalker) Files(tree Hash) ([]File, error) {
-	return w.filesAt(tree, "")
+	return w.filesAt(w.db.objs.number(tree), "")
 }
 
-func (w *TreeWalker) filesAt(tree Hash, prefix string) ([]File, error) {
+func (w *TreeWalker) filesAt(tree uint32, prefix string) ([]File, error) {
 	if r, ok := w.memo[tree]; ok {
 		return r, nil
 	}
-	ct, ok := w.db.ctrees[tree]
-	if !ok {
-		raw, err := w.db.ReadTyped(plumbing.TreeObject, tree)
+	h, ct := w.db.objs.get(tree)
+	if ct == nil {
+		raw, err := w.db.ReadTyped(plumbing.TreeObject, h)
 		if err != nil {
-			return nil, fmt.Errorf("read tree %s: %w", tree, err)
+			return nil, fmt.Errorf("read tree %s: %w", h, err)
 		}
 		if ct, err = w.db.compactTree(raw, w.hit); err != nil {
-			return nil, fmt.Errorf("read tree %s: %w", tree, err)
+			return nil, fmt.Errorf("read tree %s: %w", h, err)
 		}
 	}
 	var out []File
 	for _, e := range ct.entries {
-		switch e.kind {
+		name := w.db.names.name(e.nameID())
+		switch e.kind() {
 		case centryDir:
-			sub, err := w.filesAt(e.hash, prefix+e.name+"/")
+			sub, err := w.filesAt(e.obj, prefix+name+"/")
 			if err != nil {
 				return nil, err
 			}
 			for _, s := range sub {
-				out = append(out, File{Path: e.name + "/" + s.Path, Blob: s.Blob})
+				out = append(out, File{Path: name + "/" + s.Path, Blob: s.Blob})
 			}
 		case centryGitlink:
-			w.gitlinks[prefix+e.name] = true
+			w.gitlinks[prefix+name] = true
 		case centryMissing:
-			return nil, fmt.Errorf("blob %s (%s%s): %w", e.hash, prefix, e.name, plumbing.ErrObjectNotFound)
+			blob, _ := w.db.objs.get(e.obj)
+			return nil, fmt.Errorf("blob %s (%s%s): %w", blob, prefix, name, plumbing.ErrObjectNotFound)
 		case centryHit:
-			w.reached[e.hash] = true
-			out = append(out, File{Path: e.name, Blob: e.hash})
+			blob, _ := w.db.objs.get(e.obj)
+			w.reached[blob] = true
+			out = append(out, File{Path: name, Blob: blob})
 		}
 	}
 	w.memo[tree] = out
