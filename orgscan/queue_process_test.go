@@ -75,7 +75,7 @@ func TestQueueWorkerProcess(t *testing.T) {
 			}
 			return queueTestRepos(n), nil
 		},
-		Scan: func(ctx context.Context, r Repo) error {
+		Scan: func(ctx context.Context, _ RoundInfo, r Repo) error {
 			record("start", r.ID)
 			select {
 			case <-time.After(sleep):

@@ -71,7 +71,8 @@ type RoundOptions struct {
 	// attempts in all). An error, a panic, or overrunning the lease (which
 	// cancels ctx) is recorded as the repository's failure, with its
 	// reason, and the round goes on; the next round tries it again.
-	Scan func(ctx context.Context, r Repo) error
+	// round is the round's id and start time, the same in every process.
+	Scan func(ctx context.Context, round RoundInfo, r Repo) error
 	// OnEvent, if set, is told of the round's progress. Calls are
 	// serialised; it must not block for long or panic.
 	OnEvent func(Event)
@@ -183,11 +184,12 @@ func roundWorkerName() string {
 
 // roundRun is one process's part in a round.
 type roundRun struct {
-	o      RoundOptions
-	st     state.Store
-	q      jobQueue
-	worker string
-	id     string
+	o       RoundOptions
+	st      state.Store
+	q       jobQueue
+	worker  string
+	id      string
+	started time.Time
 
 	scanned    atomic.Int64
 	sawListing atomic.Bool
@@ -216,7 +218,7 @@ func (r *roundRun) run(ctx context.Context) (RoundResult, error) {
 	if err != nil {
 		return RoundResult{}, err
 	}
-	r.id = rd.id
+	r.id, r.started = rd.id, roundTime(rd.startedAt)
 	r.event(Event{Kind: EventJoined, Created: created})
 	if rd.state != roundOpen {
 		return r.result(ctx, rd)
@@ -413,7 +415,7 @@ func (w *repoJobWorker) Work(ctx context.Context, job *river.Job[repoJobArgs]) e
 	r.event(Event{Kind: EventRepoStarted, Repo: rp})
 	var err error
 	var pc panics.Catcher
-	pc.Try(func() { err = r.o.Scan(ctx, rp) })
+	pc.Try(func() { err = r.o.Scan(ctx, RoundInfo{ID: r.id, At: r.started}, rp) })
 	if rec := pc.Recovered(); rec != nil {
 		err = fmt.Errorf("panic: %v", rec.Value)
 	}

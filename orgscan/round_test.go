@@ -35,8 +35,8 @@ type queueScanLog struct {
 	calls map[int64]int
 }
 
-func (l *queueScanLog) scan(fail func(Repo) error) func(context.Context, Repo) error {
-	return func(_ context.Context, r Repo) error {
+func (l *queueScanLog) scan(fail func(Repo) error) func(context.Context, RoundInfo, Repo) error {
+	return func(_ context.Context, _ RoundInfo, r Repo) error {
 		l.mu.Lock()
 		if l.calls == nil {
 			l.calls = map[int64]int{}
@@ -182,7 +182,7 @@ func TestRoundListError(t *testing.T) {
 			_, err := RunRound(ctx, RoundOptions{
 				DSN: dsn, Round: "ci-run-17", Lease: 3 * time.Second,
 				List: func(context.Context) ([]Repo, error) { return nil, errors.New("GET /orgs/acme/repos: 404 Not Found") },
-				Scan: func(context.Context, Repo) error { scans++; return nil },
+				Scan: func(context.Context, RoundInfo, Repo) error { scans++; return nil },
 			})
 			var le *RoundListError
 			if !errors.As(err, &le) || le.Round != "ci-run-17" || !strings.Contains(le.Reason, "404 Not Found") {
@@ -196,7 +196,7 @@ func TestRoundListError(t *testing.T) {
 			_, err = RunRound(ctx, RoundOptions{
 				DSN: dsn, Round: "ci-run-17",
 				List: func(context.Context) ([]Repo, error) { t.Error("listed again"); return nil, nil },
-				Scan: func(context.Context, Repo) error { return nil },
+				Scan: func(context.Context, RoundInfo, Repo) error { return nil },
 			})
 			if !errors.As(err, &le) {
 				t.Errorf("late worker: error %v, want a RoundListError", err)
@@ -235,7 +235,7 @@ func TestRoundNamedJoinsCompleted(t *testing.T) {
 
 func TestRoundOptionsChecked(t *testing.T) {
 	ok := func(context.Context) ([]Repo, error) { return nil, nil }
-	scan := func(context.Context, Repo) error { return nil }
+	scan := func(context.Context, RoundInfo, Repo) error { return nil }
 	for name, o := range map[string]RoundOptions{
 		"no DSN":         {List: ok, Scan: scan},
 		"no List":        {DSN: "x.db", Scan: scan},
@@ -299,8 +299,8 @@ func TestRoundCancelledProcessLosesNothing(t *testing.T) {
 			_, err := RunRound(runCtx, RoundOptions{
 				DSN: dsn, Workers: 1, Lease: 3 * time.Second, List: queueLister(repos, &lists),
 				OnEvent: func(e Event) { round = e.Round },
-				Scan: func(jobCtx context.Context, r Repo) error {
-					first.scan(nil)(jobCtx, r) //nolint:errcheck // counts the call
+				Scan: func(jobCtx context.Context, _ RoundInfo, r Repo) error {
+					first.scan(nil)(jobCtx, RoundInfo{}, r) //nolint:errcheck // counts the call
 					if r.ID == 1004 {
 						stop() // the process is told to stop while it scans 1004
 						select {
@@ -356,8 +356,8 @@ func TestRoundLeaseOverrun(t *testing.T) {
 				listed = append(listed, e.Total)
 			}
 		},
-		Scan: func(jobCtx context.Context, r Repo) error {
-			log.scan(nil)(jobCtx, r) //nolint:errcheck // counts the call
+		Scan: func(jobCtx context.Context, _ RoundInfo, r Repo) error {
+			log.scan(nil)(jobCtx, RoundInfo{}, r) //nolint:errcheck // counts the call
 			if r.ID == 1002 {
 				select {
 				case <-jobCtx.Done():

@@ -64,6 +64,7 @@ func commands() map[string]command {
 		"hook":    {"install or remove the git pre-commit hook; run it", runHook},
 		"action":  {"run the GitHub Action (action.yml) in a workflow", runAction},
 		"revoke":  {"verify leaked credentials and rotate live ones without downtime", runRevoke},
+		"org":     {"scan every repository of GitHub organisations: leakstop org scan --org NAME", runOrg},
 	}
 }
 

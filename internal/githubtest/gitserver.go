@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // GitServer serves the bare repositories under a root directory over
@@ -41,8 +42,9 @@ type GitServer struct {
 	backend string
 	home    string
 
-	mu   sync.Mutex
-	reqs []GitRequest
+	mu     sync.Mutex
+	reqs   []GitRequest
+	delays map[string]time.Duration // by "org/name": SetDelay
 }
 
 // GitRequest is one request the git server answered.
@@ -86,6 +88,18 @@ func NewGitServer(t testing.TB, root string, api *Server) *GitServer {
 	api.git = g
 	api.mu.Unlock()
 	return g
+}
+
+// SetDelay makes every POST to repo ("org/name") wait d before it is
+// answered, so that a test can act while a client is in the middle of
+// fetching it.
+func (g *GitServer) SetDelay(repo string, d time.Duration) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.delays == nil {
+		g.delays = map[string]time.Duration{}
+	}
+	g.delays[strings.ToLower(repo)] = d
 }
 
 // URL is the server's root URL, without a trailing slash.
@@ -270,6 +284,16 @@ func (g *GitServer) serve(w http.ResponseWriter, r *http.Request) {
 		// GitHub serves only the smart protocol.
 		http.Error(cw, "Repository not found.", http.StatusNotFound)
 		return
+	}
+	g.mu.Lock()
+	delay := g.delays[strings.ToLower(repo)]
+	g.mu.Unlock()
+	if delay > 0 && r.Method == http.MethodPost {
+		// A slow transfer: the client is in the middle of fetching.
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+		}
 	}
 	if rec.Service == "git-receive-pack" {
 		// Tokens here read; pushes go through Push, on disk.
