@@ -47,7 +47,6 @@ du -sh "$ORG_DIR" | awk '{print "organisation on disk: " $1}'
 
 # --- the scan ----------------------------------------------------------------
 if ! "$LEAKSTOP" org scan --help >/dev/null 2>&1; then
-  # LEAD: remove this block once `leakstop org scan` is merged.
   echo "leakstop org scan does not exist in this build: generation only (the scan part is ready below)" >&2
   exit 0
 fi

@@ -126,10 +126,12 @@ func watchSignals(sigs <-chan os.Signal, done <-chan struct{}, cancel context.Ca
 
 // cuttable reports whether a command line may be ended on the first
 // signal without waiting for it to wind down: anything but the revoker
-// applying rotations, which records each step and is left to stop at one
-// (a second signal still ends it).
+// applying rotations, which records each step and is left to stop at one,
+// and an org scan, which gives its repositories back to the round's queue
+// so that another worker need not wait for their leases (a second signal
+// still ends either).
 func cuttable(args []string) bool {
-	if len(args) == 0 || args[0] == "revoke" {
+	if len(args) == 0 || args[0] == "revoke" || args[0] == "org" {
 		return false
 	}
 	if args[0] == "action" && strings.Contains(os.Getenv("INPUT_REVOKE"), "apply") {

@@ -262,6 +262,10 @@ func orgTokens(f orgFlags) (orgscan.TokenSource, error) {
 		if f.appID == 0 || f.appKeyFile == "" {
 			return nil, &usageError{msg: "a GitHub App needs both --app-id and --app-key-file"}
 		}
+		if len(f.orgs) > 1 {
+			// Each organisation has its own installation, and its own tokens.
+			return nil, &usageError{msg: "a GitHub App is installed per organisation: run one org scan per --org (they may share --state)"}
+		}
 		key, err := os.ReadFile(f.appKeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("read GitHub App key: %w", err)

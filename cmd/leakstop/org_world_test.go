@@ -164,7 +164,9 @@ func (w *orgWorld) run(args ...string) (int, string, string) {
 	cmd := w.command(ctx, args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
 	err := cmd.Run()
+	w.t.Logf("leakstop %s: %v", strings.Join(args, " "), time.Since(start).Round(time.Millisecond))
 	code := 0
 	if err != nil {
 		ee, ok := err.(*exec.ExitError)
