@@ -106,6 +106,12 @@ func runOrg(ctx context.Context, s *stdio, args []string) error {
 	if f.workers < 1 {
 		return &usageError{msg: "--workers must be at least 1"}
 	}
+	switch {
+	case f.format != "text" && f.format != "json" && f.format != "sarif":
+		return &usageError{msg: fmt.Sprintf("unknown format %q: want text, json or sarif", f.format)}
+	case f.format == "sarif" && f.output == "":
+		return &usageError{msg: "--format sarif writes one file per repository: name a directory with --output"}
+	}
 	var revokeMode revoker.Mode
 	if f.revoke != "" {
 		if revokeMode, err = parseRevokeMode(f.revoke); err != nil {

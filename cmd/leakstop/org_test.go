@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
@@ -183,6 +184,40 @@ func TestOrgScan(t *testing.T) {
 	for _, c := range r3.Credentials {
 		if c.New != (c.Identifier == added[0]) {
 			t.Errorf("third run: credential %s new=%v", c.Identifier, c.New)
+		}
+	}
+	// The text summary and SARIF (one file per repository) of the same
+	// state: nothing fetched again.
+	w.git.ClearRequests()
+	code, out, stderr = w.run("--format", "text")
+	if code != exitFindings || !strings.Contains(out, "acme/pay-worker") || !strings.Contains(out, "acme/sdk-fork") {
+		t.Errorf("text report: exit %d\n%s\n%s", code, out, stderr)
+	}
+	sarifDir := filepath.Join(w.dir, "sarif")
+	if code, _, stderr = w.run("--format", "sarif", "--output", sarifDir); code != exitFindings {
+		t.Errorf("sarif report: exit %d\n%s", code, stderr)
+	}
+	for name, want := range map[string]int{"pay-api": 1, "sdk-fork": 1, "sdk": 0, "svc-03": 0} {
+		b, err := os.ReadFile(filepath.Join(sarifDir, "acme", name+".sarif"))
+		if err != nil {
+			t.Errorf("sarif for %s: %v", name, err)
+			continue
+		}
+		var doc struct {
+			Runs []struct {
+				Results []json.RawMessage `json:"results"`
+			} `json:"runs"`
+		}
+		if err := json.Unmarshal(b, &doc); err != nil || len(doc.Runs) != 1 || len(doc.Runs[0].Results) != want {
+			t.Errorf("sarif for %s: %d run(s), want 1 with %d result(s) (%v)", name, len(doc.Runs), want, err)
+		}
+	}
+	if f := w.git.FetchedRepos(); len(f) != 0 {
+		t.Errorf("report-only runs fetched %v", f)
+	}
+	for _, s := range []string{l.shared[1], l.forkOnly[1], l.branch[1], l.deleted[1], added[1]} {
+		if strings.Contains(out, s) {
+			t.Error("a secret is in the text report")
 		}
 	}
 	// The token is nowhere at rest.
