@@ -342,6 +342,10 @@ func (m *Mirror) runner(r Repo, token string) runFunc {
 			// Memory: one index-pack thread, a small delta base cache.
 			{"pack.threads", "1"},
 			{"core.deltaBaseCacheLimit", "32m"},
+			// The connectivity check after a fetch reads every commit
+			// and tree: map the packs in small windows, not whole.
+			{"core.packedGitWindowSize", "16m"},
+			{"core.packedGitLimit", "64m"},
 			{"pack.windowMemory", "64m"},
 		}
 		if network && header != "" {
