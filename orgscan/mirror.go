@@ -314,7 +314,12 @@ type runFunc func(ctx context.Context, dir string, network bool, args ...string)
 // built from scratch: nothing of the process's GIT_* variables, home or
 // configuration reaches git.
 func (m *Mirror) runner(r Repo, token string) runFunc {
-	home := filepath.Join(m.Root, ".home") // host names never start with '.'
+	// Absolute: git runs in the mirror's directory. Host names never
+	// start with '.', so no mirror lands there.
+	home := filepath.Join(m.Root, ".home")
+	if abs, err := filepath.Abs(home); err == nil {
+		home = abs
+	}
 	var secrets []secret.Value
 	header := ""
 	if token != "" {
