@@ -22,7 +22,7 @@ import (
 
 // Mirror keeps a bare mirror of each repository under Root, fetched with
 // the git binary: fetching a git/git-sized history peaks at 80-145 MiB
-// with it, at 3 to 7 times that with go-git's clone (365-496 MiB), too
+// with it, at 3 to 8 times that with go-git's clone (365-496 MiB), too
 // near the 512 MiB worker bound (bench/clonemem.sh has the figures).
 // Mirrors are keyed by host and the repository's GitHub id, so a renamed
 // or transferred repository keeps its mirror.
