@@ -5,7 +5,7 @@
 #   bench/clonemem.sh                      # git/git-like (75k commits) and redis-like (12.5k)
 #   PROFILES="redis" bench/clonemem.sh     # one profile only
 #   PROFILES="big" bench/clonemem.sh       # 120k commits: a git/git-sized pack
-#   METHODS="git-lowmem,git" bench/clonemem.sh
+#   METHODS="mirror,gogit" bench/clonemem.sh    # mirror = orgscan.Mirror.Sync
 #
 # The histories are generated once under $BENCH_DIR (default
 # $TMPDIR/leakstop-clonemem) from the Go module zip of git v2.43.0 (the
@@ -19,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH_DIR=${BENCH_DIR:-${TMPDIR:-/tmp}/leakstop-clonemem}
 PROFILES=${PROFILES:-"gitlike redis"}
-METHODS=${METHODS:-"git,git-lowmem,gogit"}
+METHODS=${METHODS:-"git,git-lowmem,mirror,gogit"}
 mkdir -p "$BENCH_DIR"
 go build -o "$BENCH_DIR/clonemem" ./bench/clonemem
 go build -o "$BENCH_DIR/leakstop" ./cmd/leakstop

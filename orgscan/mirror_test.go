@@ -393,6 +393,17 @@ func TestMirrorTokenOnlyInEnvironment(t *testing.T) {
 		t.Fatalf("git wrote into its home directory: %v", home)
 	}
 
+	// A relative cache directory works the same (git runs elsewhere).
+	t.Chdir(t.TempDir())
+	rel := &Mirror{Root: "cache", Tokens: fixedToken(token)}
+	rs, err := rel.Sync(context.Background(), r)
+	if err != nil || !filepath.IsAbs(rs.Path) {
+		t.Fatalf("sync into a relative cache: %+v, %v", rs, err)
+	}
+	if _, err := os.Stat(filepath.Join("cache", ".home")); err != nil {
+		t.Fatalf("home of a relative cache: %v", err)
+	}
+
 	// Whatever git prints is scrubbed: a git that echoes its environment.
 	leaky := filepath.Join(bin, "leaky-git")
 	if err := os.WriteFile(leaky, []byte("#!/bin/sh\nif [ \"$1\" = fetch ]; then env >&2; exit 128; fi\nexec '"+gitPath+"' \"$@\"\n"), 0o755); err != nil {

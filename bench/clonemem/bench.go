@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/go-git/go-git/v5"
+	"github.com/leakstop/leakstop/orgscan"
 	"github.com/sourcegraph/conc"
 )
 
@@ -29,6 +30,10 @@ var methods = map[string]func(self, url, dir string) []string{
 		return []string{"git", "-c", "pack.threads=1", "-c", "core.deltaBaseCacheLimit=32m",
 			"clone", "--mirror", "--quiet", url, dir}
 	},
+	// orgscan.Mirror.Sync, as the org scan runs it, in a child process.
+	"mirror": func(self, url, dir string) []string {
+		return []string{self, "mirror-sync", url, dir}
+	},
 	// go-git's PlainClone of a bare repository, in a child process.
 	"gogit": func(self, url, dir string) []string {
 		return []string{self, "gogit-clone", url, dir}
@@ -38,7 +43,7 @@ var methods = map[string]func(self, url, dir string) []string{
 func benchMain(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ExitOnError)
 	repo := fs.String("repo", "", "bare repository to serve")
-	which := fs.String("methods", "git,git-lowmem,gogit", "clone methods, comma-separated")
+	which := fs.String("methods", "git,git-lowmem,mirror,gogit", "clone methods, comma-separated")
 	work := fs.String("work", "", "directory for the clones (default: a temporary one)")
 	killMiB := fs.Int64("kill-above", 3072, "kill a clone whose process tree goes over this many MiB (0: never)")
 	_ = fs.Parse(args)
@@ -84,7 +89,14 @@ func benchMain(ctx context.Context, args []string) error {
 		}
 		got := "clone failed"
 		if r.Exit == 0 {
-			got, _ = describe(dir)
+			if m == "mirror" {
+				// Mirror.Sync writes ROOT/HOST/ID.git.
+				if found, _ := filepath.Glob(filepath.Join(dir, "*", "1.git")); len(found) == 1 {
+					got, _ = describe(found[0])
+				}
+			} else {
+				got, _ = describe(dir)
+			}
 		}
 		fmt.Printf("%-10s %s\n           cloned: %s\n           command: %s\n", m, r, got, strings.Join(cmd, " "))
 		_ = os.RemoveAll(dir)
@@ -129,4 +141,15 @@ func gogitClone(ctx context.Context, args []string) error {
 		return fmt.Errorf("go-git clone %s: %w", args[0], err)
 	}
 	return nil
+}
+
+// mirrorSync mirrors args[0] into the cache directory args[1] with
+// orgscan.Mirror (as repository id 1).
+func mirrorSync(ctx context.Context, args []string) error {
+	if len(args) != 2 {
+		usage()
+	}
+	m := &orgscan.Mirror{Root: args[1]}
+	_, err := m.Sync(ctx, orgscan.Repo{ID: 1, FullName: "bench/repo", CloneURL: args[0]})
+	return err
 }

@@ -36,6 +36,8 @@ func main() {
 		err = benchMain(context.Background(), os.Args[2:])
 	case "measure":
 		err = measureMain(context.Background(), os.Args[2:])
+	case "mirror-sync":
+		err = mirrorSync(context.Background(), os.Args[2:])
 	case "gogit-clone":
 		err = gogitClone(context.Background(), os.Args[2:])
 	case "describe":
@@ -57,7 +59,7 @@ func main() {
 func usage() {
 	fmt.Fprintln(os.Stderr, strings.TrimSpace(`
 usage: clonemem gen -zip SNAPSHOT.zip -out DIR [-commits N] [-seed N]
-       clonemem bench -repo DIR [-methods git,git-lowmem,gogit]
+       clonemem bench -repo DIR [-methods git,git-lowmem,mirror,gogit]
        clonemem measure -- COMMAND [ARGS...]
        clonemem describe DIR`))
 	os.Exit(2)
