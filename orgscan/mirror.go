@@ -366,6 +366,10 @@ func (m *Mirror) runner(r Repo, token string) runFunc {
 		cmd.Dir = dir
 		cmd.Env = env
 		cmd.WaitDelay = 5 * time.Second
+		// A worker killed mid-fetch takes its git with it, so that the
+		// worker taking the repository over does not race it for the
+		// mirror's locks.
+		cmd.SysProcAttr = dieWithParent()
 		var out, errb bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errb
 		if err := cmd.Run(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -112,6 +113,11 @@ func Run(ctx context.Context, c Config) (*Outcome, error) {
 		defer func() { c.Progress.RepoDone(r, received, err) }()
 		synced, err := c.Mirror.Sync(ctx, r)
 		if err != nil {
+			if ctx.Err() != nil {
+				// The process is stopping (the repository goes back to the
+				// queue) or the lease ran out (the queue records it).
+				return err
+			}
 			if rerr := rs.RecordFailure(ctx, r, round, err.Error()); rerr != nil {
 				return errors.Join(err, rerr)
 			}
@@ -147,9 +153,50 @@ func Run(ctx context.Context, c Config) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
+	mergeQueueFailures(rep, rr)
 	out := &Outcome{Report: rep, Round: rr, Fresh: fresh.Findings()}
 	if n := len(rep.Failed); n > 0 {
 		return out, fmt.Errorf("%d of %d: %w", n, len(rr.Repos), ErrRepos)
 	}
 	return out, nil
+}
+
+// mergeQueueFailures adds to the report the repositories the round's
+// queue recorded as failed that the scan state could not (a scan that
+// overran its lease, a worker that died three times on it): the report
+// names every repository that was not scanned this round, with the best
+// reason known.
+func mergeQueueFailures(rep *OrgReport, rr RoundResult) {
+	if len(rr.Failed) == 0 {
+		return
+	}
+	names := map[int64]string{}
+	for _, r := range rr.Repos {
+		names[r.ID] = r.FullName
+	}
+	known := map[int64]int{}
+	for i, f := range rep.Failed {
+		known[f.ID] = i
+	}
+	ids := make([]int64, 0, len(rr.Failed))
+	for id := range rr.Failed {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		reason := rr.Failed[id]
+		if i, ok := known[id]; ok {
+			if rep.Failed[i].Reason == "not scanned" {
+				rep.Failed[i].Reason = reason
+			}
+			continue
+		}
+		rep.Failed = append(rep.Failed, RepoFail{ID: id, FullName: names[id], Reason: reason, Round: rr.ID, At: rr.Finished})
+		for i := range rep.Repos {
+			if rep.Repos[i].ID == id {
+				rep.Repos[i].Status, rep.Repos[i].Error = "failed", reason
+			}
+		}
+	}
+	rep.Summary.Failed = len(rep.Failed)
 }

@@ -27,13 +27,14 @@ import (
 
 // worker is one leakstop process of a round.
 type worker struct {
-	cmd    *exec.Cmd
-	out    bytes.Buffer
-	mu     sync.Mutex
-	stderr bytes.Buffer
-	// started receives the repositories the worker starts, from its log.
+	cmd  *exec.Cmd
+	out  bytes.Buffer
+	code chan int
+	mu   sync.Mutex
+	// stderr is its log; started receives the repositories it starts;
+	// scanned lists those it scanned to the end.
+	stderr  bytes.Buffer
 	started chan string
-	// scanned lists the repositories it scanned to the end.
 	scanned []string
 }
 
@@ -44,10 +45,10 @@ func (wk *worker) errText() string {
 }
 
 // startWorker starts "leakstop org scan" on w with args, following its
-// JSON log on standard error.
+// JSON log on standard error. Cancelling ctx kills it.
 func startWorker(t *testing.T, ctx context.Context, w *orgWorld, wg *conc.WaitGroup, args ...string) *worker {
 	t.Helper()
-	wk := &worker{cmd: w.command(ctx, args...), started: make(chan string, 256)}
+	wk := &worker{cmd: w.command(ctx, args...), code: make(chan int, 1), started: make(chan string, 256)}
 	wk.cmd.Stdout = &wk.out
 	pr, pw := io.Pipe()
 	wk.cmd.Stderr = pw
@@ -55,7 +56,19 @@ func startWorker(t *testing.T, ctx context.Context, w *orgWorld, wg *conc.WaitGr
 		t.Fatal(err)
 	}
 	wg.Go(func() {
+		err := wk.cmd.Wait()
+		pw.Close()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			code = -2
+		}
+		wk.code <- code
+	})
+	wg.Go(func() {
 		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
 		for sc.Scan() {
 			line := sc.Text()
 			wk.mu.Lock()
@@ -80,25 +93,13 @@ func startWorker(t *testing.T, ctx context.Context, w *orgWorld, wg *conc.WaitGr
 				wk.mu.Unlock()
 			}
 		}
-		close(wk.started)
+		io.Copy(io.Discard, pr) //nolint:errcheck // drain, so the process never blocks on its log
 	})
 	return wk
 }
 
 // wait waits for the worker and returns its exit code (-1 if killed).
-func (wk *worker) wait() int {
-	err := wk.cmd.Wait()
-	if pw, ok := wk.cmd.Stderr.(*io.PipeWriter); ok {
-		pw.Close()
-	}
-	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.ExitCode()
-	}
-	if err != nil {
-		return -2
-	}
-	return 0
-}
+func (wk *worker) wait() int { return <-wk.code }
 
 // Three worker processes share one round on a real PostgreSQL: every
 // repository is fetched and scanned by exactly one of them; the one
@@ -128,10 +129,10 @@ func TestOrgScanWorkersPostgres(t *testing.T) {
 	w.git.SetDelay("fleet/slow", 2*time.Second)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
 	var wg conc.WaitGroup
 	defer wg.Wait()
-	args := []string{"--round", "nightly-1", "--lease", "4s", "--workers", "1", "--format", "json"}
+	defer cancel() // first: a failed test kills the workers, then waits for them
+	args := []string{"--round", "nightly-1", "--lease", "8s", "--workers", "1", "--format", "json"}
 	var workers []*worker
 	for range 3 {
 		workers = append(workers, startWorker(t, ctx, w, &wg, args...))
