@@ -104,12 +104,15 @@ run() {
     ndone=$(grep '"org scan finished"' "$BENCH_DIR/log.$i" | sed -E 's/.*"done":([0-9]+).*/\1/' || echo "?")
     bytes=$(grep '"org scan finished"' "$BENCH_DIR/log.$i" | sed -E 's/.*"bytes":([0-9]+).*/\1/' || echo 0)
     total=$((total + ${bytes:-0}))
-    printf '%-12s procs=%d worker=%d  repos=%-5s scanned=%6.1f MiB  peak RSS=%4s MiB\n' \
+    printf '%-12s procs=%d worker=%d  repos=%-5s fetched=%6.1f MiB  peak RSS=%4s MiB\n' \
       "$label" "$procs" "$i" "$ndone" "$(awk -v b="${bytes:-0}" 'BEGIN{print b/1048576}')" "$rss"
   done
+  # Blob bytes read by the scans of this round (all processes), from the
+  # organisation report's summary.
+  total=$(grep -o '"bytes_read": *[0-9]*' "$BENCH_DIR/report.$procs.1.json" | head -1 | grep -o '[0-9]*$' || echo 0)
   awk -v n="$N" -v w="$wall" -v p="$(($(stat upload_pack_posts) - posts0))" -v b="$(($(stat upload_pack_bytes) - bytes0))" \
-    -v l="$label" -v pr="$procs" -v t="$total" 'BEGIN{
-      printf "%-12s procs=%d  %6.2f s  %7.1f repositories/s  %6.1f MiB/s scanned  git served: %d upload-pack requests, %.1f MiB\n", l, pr, w, n/w, t/1048576/w, p, b/1048576 }'
+    -v l="$label" -v pr="$procs" -v t="${total:-0}" 'BEGIN{
+      printf "%-12s procs=%d  %6.2f s  %7.1f repositories/s  %6.1f MiB/s scanned (%.1f MiB of blobs)  git served: %d upload-pack requests, %.1f MiB\n", l, pr, w, n/w, t/1048576/w, t/1048576, p, b/1048576 }'
 }
 
 for procs in $PROCS; do

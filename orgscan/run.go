@@ -92,11 +92,6 @@ func Run(ctx context.Context, c Config) (*Outcome, error) {
 		return all, nil
 	}
 	scan := func(ctx context.Context, round RoundInfo, r Repo) (err error) {
-		release, err := gate.acquire(ctx, r.SizeKB)
-		if err != nil {
-			return err
-		}
-		defer release()
 		var received int64
 		need, why, err := rs.NeedsScan(ctx, r)
 		if err != nil {
@@ -108,6 +103,11 @@ func Run(ctx context.Context, c Config) (*Outcome, error) {
 			c.Log.Debug("repository unchanged", "repo", r.FullName, "reason", why)
 			return nil
 		}
+		release, err := gate.acquire(ctx, r.SizeKB)
+		if err != nil {
+			return err
+		}
+		defer release()
 		c.Log.Info("repository started", "repo", r.FullName, "id", r.ID, "reason", why)
 		c.Progress.RepoStarted(r)
 		defer func() { c.Progress.RepoDone(r, received, err) }()

@@ -106,6 +106,11 @@ func runOrg(ctx context.Context, s *stdio, args []string) error {
 	if f.workers < 1 {
 		return &usageError{msg: "--workers must be at least 1"}
 	}
+	filter := orgscan.Filter{NoForks: f.noForks, NoArchived: f.noArchived, NoPrivate: f.noPrivate,
+		Include: f.include, Exclude: f.exclude}
+	if err := filter.Validate(); err != nil {
+		return &usageError{msg: err.Error()}
+	}
 	switch {
 	case f.format != "text" && f.format != "json" && f.format != "sarif":
 		return &usageError{msg: fmt.Sprintf("unknown format %q: want text, json or sarif", f.format)}
@@ -222,7 +227,7 @@ func orgScan(ctx context.Context, s *stdio, f orgFlags, mode revoker.Mode) error
 	out, runErr := orgscan.Run(ctx, orgscan.Config{
 		Orgs: f.orgs,
 		Filter: orgscan.Filter{NoForks: f.noForks, NoArchived: f.noArchived, NoPrivate: f.noPrivate,
-			Include: f.include, Exclude: f.exclude},
+			Include: f.include, Exclude: f.exclude}, // checked by runOrg
 		Client: client,
 		Mirror: &orgscan.Mirror{Root: cache, Tokens: tokens, Log: log},
 		Store:  store, DSN: dsn,
