@@ -3,69 +3,80 @@ package orgscan
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sourcegraph/conc"
 )
 
-// A big repository runs alone; small ones share the workers.
+// Repositories share the size budget: small ones run together, one as big
+// as the budget runs alone, and the sizes running at once never exceed
+// the budget.
 func TestSizeGate(t *testing.T) {
-	g := newSizeGate(3, 1000)
+	const budget = 100 << 10
+	g := newSizeGate(budget)
 	ctx := context.Background()
-	var running, peak, bigWithOthers atomic.Int64
-	var bigRunning atomic.Bool
 	var mu sync.Mutex
+	var inUse, peakUse int64
+	running, peakRunning, bigWithOthers := 0, 0, 0
+	bigRunning := false
 	run := func(size int) {
 		release, err := g.acquire(ctx, size)
 		if err != nil {
 			t.Error(err)
 			return
 		}
-		n := running.Add(1)
+		w := g.weight(size)
 		mu.Lock()
-		if n > peak.Load() {
-			peak.Store(n)
+		inUse += w
+		running++
+		peakUse, peakRunning = max(peakUse, inUse), max(peakRunning, running)
+		big := w == budget
+		if big {
+			bigRunning = true
+		}
+		if bigRunning && running > 1 {
+			bigWithOthers++
 		}
 		mu.Unlock()
-		if size >= 1000 {
-			bigRunning.Store(true)
-			if n != 1 {
-				bigWithOthers.Add(1)
-			}
-		} else if bigRunning.Load() {
-			bigWithOthers.Add(1)
+		time.Sleep(3 * time.Millisecond)
+		mu.Lock()
+		inUse -= w
+		running--
+		if big {
+			bigRunning = false
 		}
-		time.Sleep(5 * time.Millisecond)
-		if size >= 1000 {
-			bigRunning.Store(false)
-		}
-		running.Add(-1)
+		mu.Unlock()
 		release()
 	}
 	var wg conc.WaitGroup
-	for i := range 30 {
-		size := 10
-		if i%7 == 0 {
-			size = 5000
+	for i := range 40 {
+		size := 2 << 10 // 2 MiB
+		switch i % 8 {
+		case 0:
+			size = 300 << 10 // bigger than the budget
+		case 4:
+			size = 60 << 10
 		}
 		wg.Go(func() { run(size) })
 	}
 	wg.Wait()
-	if peak.Load() > 3 {
-		t.Errorf("%d repositories at once, want at most 3", peak.Load())
+	if peakUse > budget {
+		t.Errorf("%d KiB of repositories at once, budget %d", peakUse, budget)
 	}
-	if peak.Load() < 2 {
-		t.Errorf("small repositories never ran together (peak %d)", peak.Load())
+	if peakRunning < 3 {
+		t.Errorf("small repositories never ran together (at most %d at once)", peakRunning)
 	}
-	if bigWithOthers.Load() > 0 {
-		t.Errorf("a big repository ran beside others %d time(s)", bigWithOthers.Load())
+	if bigWithOthers > 0 {
+		t.Errorf("a repository as big as the budget ran beside others %d time(s)", bigWithOthers)
+	}
+	if g.weight(0) != minRepoKB || g.weight(1<<30) != budget {
+		t.Errorf("weights: empty %d, huge %d", g.weight(0), g.weight(1<<30))
 	}
 }
 
 func TestSizeGateCancelled(t *testing.T) {
-	g := newSizeGate(1, 1000)
+	g := newSizeGate(minRepoKB)
 	release, err := g.acquire(context.Background(), 1)
 	if err != nil {
 		t.Fatal(err)
@@ -76,4 +87,33 @@ func TestSizeGateCancelled(t *testing.T) {
 	if _, err := g.acquire(ctx, 1); err == nil {
 		t.Fatal("acquire on a cancelled context succeeded while the gate was full")
 	}
+}
+
+// A fork waits while a repository that is not a fork is being scanned.
+func TestForkGate(t *testing.T) {
+	g := newForkGate()
+	if err := g.waitIdle(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	done := g.enter()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := g.waitIdle(ctx); err == nil {
+		t.Fatal("a fork went ahead while a parent was being scanned")
+	}
+	released := make(chan error, 1)
+	var wg conc.WaitGroup
+	wg.Go(func() { released <- g.waitIdle(context.Background()) })
+	time.Sleep(10 * time.Millisecond)
+	done()
+	wg.Wait()
+	if err := <-released; err != nil {
+		t.Fatal(err)
+	}
+	// Again, after it went idle once.
+	done = g.enter()
+	if err := g.waitIdle(ctx); err == nil {
+		t.Fatal("a fork went ahead while a second parent was being scanned")
+	}
+	done()
 }

@@ -392,7 +392,14 @@ func (w *listJobWorker) Work(ctx context.Context, job *river.Job[listJobArgs]) e
 	}
 	params := make([]river.InsertManyParams, 0, len(uniq))
 	for _, rp := range uniq {
-		params = append(params, river.InsertManyParams{Args: repoJobArgs{Round: r.id, RepoID: rp.ID, Repo: rp}, InsertOpts: r.insertOpts()})
+		opts := r.insertOpts()
+		if rp.Fork {
+			// Forks after the rest: a fork whose parent is scanned first
+			// finds its inherited blobs known clean and reads almost
+			// nothing.
+			opts.Priority = 2
+		}
+		params = append(params, river.InsertManyParams{Args: repoJobArgs{Round: r.id, RepoID: rp.ID, Repo: rp}, InsertOpts: opts})
 	}
 	if err := r.q.insert(ctx, params); err != nil {
 		return fmt.Errorf("queue repositories: %w", err)

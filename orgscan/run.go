@@ -35,12 +35,13 @@ type Config struct {
 	Round   string
 	Workers int
 	Lease   time.Duration
-	// BigRepoKB is the size from which a repository is fetched and
-	// scanned alone in this process, so that a worker's memory stays
-	// bounded whatever the organisation holds (0: 200 MiB).
-	BigRepoKB int
-	Progress  Progress
-	Log       *slog.Logger
+	// BudgetKB bounds the total GitHub size of the repositories this
+	// process fetches and scans at once (0: 128 MiB), so that a worker's
+	// memory stays bounded whatever the organisation holds; a bigger
+	// repository runs alone.
+	BudgetKB int
+	Progress Progress
+	Log      *slog.Logger
 }
 
 // Outcome is what a round found: the organisation-wide report, and the
@@ -77,7 +78,7 @@ func Run(ctx context.Context, c Config) (*Outcome, error) {
 	if c.Progress == nil {
 		c.Progress = nopProgress{}
 	}
-	gate := newSizeGate(c.Workers, c.BigRepoKB)
+	gate, forks := newSizeGate(c.BudgetKB), newForkGate()
 	var mu sync.Mutex
 	fresh := scanner.NewCollector()
 	list := func(ctx context.Context) ([]Repo, error) {
@@ -102,6 +103,13 @@ func Run(ctx context.Context, c Config) (*Outcome, error) {
 			c.Progress.RepoDone(r, 0, nil)
 			c.Log.Debug("repository unchanged", "repo", r.FullName, "reason", why)
 			return nil
+		}
+		if r.Fork {
+			if err := forks.waitIdle(ctx); err != nil {
+				return err
+			}
+		} else {
+			defer forks.enter()()
 		}
 		release, err := gate.acquire(ctx, r.SizeKB)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -156,6 +157,11 @@ func orgRulesHash(rules, extend string) (string, error) {
 	return orgscan.RulesHash(toolVersion(), files), nil
 }
 
+// orgMemoryLimit is an org scan's soft limit on Go's memory (GOMEMLIMIT
+// overrides it): the heap's share of the 512 MiB a worker may use, the
+// rest being mapped pack pages and git.
+const orgMemoryLimit = 384 << 20
+
 // orgOutput is where an org scan shows its progress and logs: on a
 // terminal, progress bars with warnings printed above them; otherwise
 // JSON log lines (log/slog) on standard error.
@@ -170,6 +176,11 @@ func orgOutput(w io.Writer) (orgscan.Progress, *slog.Logger) {
 
 // orgScan runs one round of an org scan in this process and reports.
 func orgScan(ctx context.Context, s *stdio, f orgFlags, mode revoker.Mode) error {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// A worker is meant to stay under 512 MiB: past this the garbage
+		// collector works harder rather than let the heap double.
+		debug.SetMemoryLimit(orgMemoryLimit)
+	}
 	prog, log := orgOutput(s.err)
 	tokens, err := orgTokens(f)
 	if err != nil {
