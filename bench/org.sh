@@ -117,7 +117,7 @@ run() {
 
 for procs in $PROCS; do
   if [[ -n $STATE_DSN ]]; then
-    STATE=$STATE_DSN # LEAD: a fresh database per $procs (drop the org tables) for a true cold run
+    STATE=$STATE_DSN # the same database for every run: a cold run needs fresh tables
   else
     STATE="sqlite:$BENCH_DIR/state.$procs.db"
     rm -f "$BENCH_DIR/state.$procs.db"*
@@ -126,3 +126,17 @@ for procs in $PROCS; do
   run cold "$procs"
   run incremental "$procs"
 done
+
+# --- plain git on the same data, in the same run ---------------------------
+# The floor for a cold run: `git clone --mirror` of every repository from
+# the same server, $THREADS at a time, token in git's environment as
+# leakstop passes it. No scan, no state.
+gitdir="$BENCH_DIR/gitclones"
+rm -rf "$gitdir" && mkdir -p "$gitdir"
+auth=$(printf 'x-access-token:%s' "$GITHUB_TOKEN" | base64 -w0)
+start=$(date +%s.%N)
+sed -n 's/.*"path": *"\([^"]*\.git\)".*/\1/p' "$ORG_DIR/manifest.json" |
+  GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=http.extraHeader GIT_CONFIG_VALUE_0="Authorization: Basic $auth" \
+  xargs -P "$THREADS" -I{} sh -c 'git clone --quiet --mirror "$0/{}" "$1/$(echo {} | tr / _)" 2>/dev/null || true' "$BASE" "$gitdir"
+end=$(date +%s.%N)
+awk -v s="$start" -v e="$end" -v n="$N" -v t="$THREADS" 'BEGIN{printf "git clone --mirror of every repository, %d at a time: %.2f s (%.1f repositories/s)\n", t, e-s, n/(e-s)}'
