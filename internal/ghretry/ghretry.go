@@ -127,8 +127,21 @@ func (p Policy) wait(err error, resp *github.Response, attempt int, idempotent b
 	}
 	var are *github.AbuseRateLimitError
 	if errors.As(err, &are) {
-		if are.RetryAfter != nil && *are.RetryAfter > 0 {
+		// GitHub: Retry-After if sent; else, with the quota exhausted,
+		// X-RateLimit-Reset; else at least a minute, backing off.
+		// go-github fills RetryAfter from X-RateLimit-Reset when
+		// Retry-After is missing, which GitHub sends on every response:
+		// up to an hour away for a limit that is not the quota's.
+		if ra, ok := retryAfter(are.Response, now); ok {
+			return ra, true
+		}
+		if are.Response == nil && are.RetryAfter != nil && *are.RetryAfter > 0 {
 			return *are.RetryAfter, true
+		}
+		if are.Response != nil {
+			if reset, ok := exhaustedUntil(are.Response, now); ok {
+				return reset, true
+			}
 		}
 		return backoff(p.MinWait), true
 	}

@@ -39,7 +39,7 @@ func TestWait(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	p := Policy{}.withDefaults()
 	reset := strconv.FormatInt(now.Add(42*time.Second).Unix(), 10)
-	thirty, nine := 30*time.Second, 9*time.Second
+	thirty, nine, hour := 30*time.Second, 9*time.Second, time.Hour
 	cases := []struct {
 		name       string
 		err        error
@@ -56,11 +56,15 @@ func TestWait(t *testing.T) {
 		{"primary 403 reset passed", &github.RateLimitError{Rate: github.Rate{Reset: github.Timestamp{Time: now.Add(-time.Minute)}}, Response: response(403)}, nil, 0, true, 0, true},
 		{"primary 403 without reset backs off", &github.RateLimitError{Response: response(403)}, nil, 1, true, 2 * time.Minute, true},
 		// AbuseRateLimitError: go-github's secondary limit.
-		{"secondary 403 honours RetryAfter", &github.AbuseRateLimitError{RetryAfter: &thirty, Response: response(403)}, nil, 0, true, thirty, true},
-		{"secondary 403 honours RetryAfter, not idempotent", &github.AbuseRateLimitError{RetryAfter: &nine, Response: response(403)}, nil, 0, false, nine, true},
+		{"secondary 403 honours Retry-After", &github.AbuseRateLimitError{RetryAfter: &thirty, Response: response(403, "Retry-After", "30")}, nil, 0, true, thirty, true},
+		{"secondary 403 honours Retry-After, not idempotent", &github.AbuseRateLimitError{RetryAfter: &nine, Response: response(403, "Retry-After", "9")}, nil, 0, false, nine, true},
+		// go-github fills RetryAfter from X-RateLimit-Reset when there is
+		// no Retry-After: with quota left that is not the limit's wait.
+		{"secondary 403 without Retry-After ignores the quota's reset", &github.AbuseRateLimitError{RetryAfter: &hour, Response: response(403, "X-RateLimit-Remaining", "4000", "X-RateLimit-Reset", strconv.FormatInt(now.Add(time.Hour).Unix(), 10))}, nil, 0, true, time.Minute, true},
+		{"secondary 403 with the quota exhausted waits for its reset", &github.AbuseRateLimitError{RetryAfter: &hour, Response: response(403, "X-RateLimit-Remaining", "0", "X-RateLimit-Reset", strconv.FormatInt(now.Add(10*time.Minute).Unix(), 10))}, nil, 0, true, 10*time.Minute + time.Second, true},
 		{"secondary 403 without hint backs off", &github.AbuseRateLimitError{Response: response(403)}, nil, 2, true, 4 * time.Minute, true},
 		{"secondary 403 without hint backs off, not idempotent", &github.AbuseRateLimitError{Response: response(403)}, nil, 2, false, 4 * time.Minute, true},
-		{"wrapped secondary 403", errors.Join(errors.New("list"), &github.AbuseRateLimitError{RetryAfter: &nine, Response: response(403)}), nil, 0, true, nine, true},
+		{"wrapped secondary 403", errors.Join(errors.New("list"), &github.AbuseRateLimitError{RetryAfter: &nine, Response: response(403, "Retry-After", "9")}), nil, 0, true, nine, true},
 		// 429, which go-github does not recognise.
 		{"429 Retry-After seconds", &github.ErrorResponse{Response: response(429, "Retry-After", "7")}, nil, 0, false, 7 * time.Second, true},
 		{"429 Retry-After seconds, 5", &github.ErrorResponse{Response: response(429, "Retry-After", "5")}, nil, 0, false, 5 * time.Second, true},
@@ -187,7 +191,7 @@ func TestDo(t *testing.T) {
 		fc.now = fc.now.Add(time.Hour - time.Minute)
 		forty := 40 * time.Second
 		err := Policy{}.DoWith(dctx, fc.clock(), true, func(context.Context) (*github.Response, error) {
-			return nil, &github.AbuseRateLimitError{RetryAfter: &forty, Response: response(403)}
+			return nil, &github.AbuseRateLimitError{RetryAfter: &forty, Response: response(403, "Retry-After", "40")}
 		})
 		var are *github.AbuseRateLimitError
 		if !errors.As(err, &are) || !strings.Contains(err.Error(), "past the deadline") || len(fc.sleeps) != 1 {
