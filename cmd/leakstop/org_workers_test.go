@@ -295,3 +295,51 @@ env = [%q]
 		t.Errorf("%d promotion calls after a second run, want still 1", n)
 	}
 }
+
+// Ctrl-C in the middle of a repository: the run says it is incomplete
+// (exit 2) and gives the repository back to the round's queue, so that the
+// next run finishes the round at once instead of waiting for the lease.
+func TestOrgScanInterrupted(t *testing.T) {
+	bin := leakstopBinary(t)
+	w := newOrgWorld(t, bin, "acme")
+	w.addRepo("app", githubtest.OrgRepo{}, map[string]string{"README.md": "app\n"})
+	w.addRepo("slow", githubtest.OrgRepo{}, map[string]string{"README.md": "slow\n"})
+	w.git.SetDelay("acme/slow", 3*time.Second)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	var wg conc.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	args := []string{"--workers", "1", "--format", "json"}
+	wk := startWorker(t, ctx, w, &wg, args...)
+	for r := range wk.started {
+		if r == "acme/slow" {
+			break
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	if err := wk.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if code := wk.wait(); code != exitError {
+		t.Fatalf("interrupted run: exit %d, want %d\n%s", code, exitError, wk.errText())
+	}
+	if !strings.Contains(wk.errText(), "interrupted") {
+		t.Errorf("the interrupted run does not say so:\n%s", wk.errText())
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("the interrupted run took %v to stop", d)
+	}
+	// The next run takes the round over, with the default 30-minute
+	// lease: only a repository given back can be scanned now.
+	w.git.SetDelay("acme/slow", 0)
+	next := startWorker(t, ctx, w, &wg, args...)
+	if code := next.wait(); code != exitClean {
+		t.Fatalf("next run: exit %d, want %d (killed: the repository was not given back)\n%s", code, exitClean, next.errText())
+	}
+	r := readOrgReport(t, next.out.String())
+	if len(r.Failed) != 0 {
+		t.Errorf("failed after the next run: %+v", r.Failed)
+	}
+}
