@@ -133,28 +133,15 @@ func runOrg(ctx context.Context, s *stdio, args []string) error {
 // orgRulesHash identifies the rules in force (see orgscan.RulesHash):
 // the embedded rules unless --rules replaces them, and every rules file's
 // bytes. A different hash means every repository is scanned again in full.
-func orgRulesHash(rules, extend string) (string, error) {
-	var files [][]byte
-	replace := false
-	if rules != "" {
-		b, err := os.ReadFile(rules)
-		if err != nil {
-			return "", fmt.Errorf("read rules file: %w", err)
-		}
-		files = append(files, b)
-		replace = true
+func orgRulesHash(replace, extend *policy.RulesSource) string {
+	files := [][]byte{leakstop.DefaultRules}
+	if replace != nil {
+		files = [][]byte{replace.Data}
 	}
-	if !replace {
-		files = append([][]byte{leakstop.DefaultRules}, files...)
+	if extend != nil {
+		files = append(files, extend.Data)
 	}
-	if extend != "" {
-		b, err := os.ReadFile(extend)
-		if err != nil {
-			return "", fmt.Errorf("read rules file: %w", err)
-		}
-		files = append(files, b)
-	}
-	return orgscan.RulesHash(toolVersion(), files), nil
+	return orgscan.RulesHash(toolVersion(), files)
 }
 
 // orgMemoryLimit is an org scan's soft limit on Go's memory (GOMEMLIMIT
@@ -209,10 +196,7 @@ func orgScan(ctx context.Context, s *stdio, f orgFlags, mode revoker.Mode) error
 	if err != nil {
 		return err
 	}
-	hash, err := orgRulesHash(f.rules, f.rulesExtend)
-	if err != nil {
-		return err
-	}
+	hash := orgRulesHash(replace, extend) // the bytes the detector was built from, read once
 	dsn := f.rf.state
 	if dsn == "" {
 		dsn = os.Getenv(stateEnv)
